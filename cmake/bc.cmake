@@ -1,0 +1,36 @@
+# Shared target settings: warnings and sanitizers, applied per target (no global flags).
+add_library(bc_options INTERFACE)
+target_compile_options(bc_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor)
+if(BC_WERROR)
+  target_compile_options(bc_options INTERFACE -Werror)
+endif()
+if(BC_SANITIZE)
+  target_compile_options(bc_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer
+                                               -fno-sanitize-recover=undefined)
+  target_link_options(bc_options INTERFACE -fsanitize=address,undefined)
+endif()
+
+# bc_library(NAME SOURCES... DEPS ...): one static library per layer.
+function(bc_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE bc_options ${ARG_PRIVATE_DEPS})
+endfunction()
+
+# bc_test(NAME SOURCES... DEPS ... [LABELS ...]): one GoogleTest executable, discovered by ctest.
+function(bc_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} bc_test_support GTest::gtest_main GTest::gmock
+                                        bc_options)
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
+  set(props TIMEOUT ${ARG_TIMEOUT} ENVIRONMENT
+            "BC_SOURCE_DIR=${PROJECT_SOURCE_DIR};BC_BINARY_DIR=${PROJECT_BINARY_DIR}")
+  if(ARG_LABELS)
+    list(APPEND props LABELS "${ARG_LABELS}")
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES ${props})
+endfunction()
