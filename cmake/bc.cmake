@@ -34,3 +34,20 @@ function(bc_test name)
   endif()
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES ${props})
 endfunction()
+
+# bc_fuzzer(NAME SOURCES... DEPS ...): a libFuzzer target (fuzz preset, clang). Its committed
+# corpus lives in fuzz/corpus/NAME/.
+function(bc_fuzzer name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} bc_options)
+endfunction()
+
+# bc_benchmark(NAME SOURCES... DEPS ...): a Google Benchmark executable (release preset).
+function(bc_benchmark name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} benchmark::benchmark bc_options)
+endfunction()
