@@ -14,10 +14,10 @@ build: deps
 	@cmake --build --preset dev -j $(JOBS)
 
 demo: build
-	@build/dev/apps/backchannel --version
-	@build/dev/apps/backchannel --help
-	@build/dev/apps/backchannel-relay --version
-	@build/dev/apps/backchannel-relay --help
+	@build/dev/bin/backchannel --version
+	@build/dev/bin/backchannel --help
+	@build/dev/bin/backchannel-relay --version
+	@build/dev/bin/backchannel-relay --help
 
 test: deps
 	@cmake --preset asan >/dev/null
