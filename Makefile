@@ -1,6 +1,7 @@
 # Backchannel: the two commands of the README, plus benchmarks, lint and formatting.
 # `make demo` and `make test` each install what is missing, build and run.
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 30
 CLANG_FORMAT ?= clang-format
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' '*.h' 2>/dev/null)
 
@@ -32,7 +33,7 @@ bench: deps
 fuzz: deps
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS)
-	@scripts/run-fuzzers build/fuzz 30
+	@scripts/run-fuzzers build/fuzz $(FUZZ_SECONDS)
 
 lint: deps
 	@cmake --preset asan >/dev/null
