@@ -9,6 +9,7 @@ namespace bc::crypto {
 
 void random_bytes(MutableByteView out) noexcept {
   detail::ensure_sodium();
+  if (out.empty()) return;
   randombytes_buf(out.data(), out.size());
 }
 
@@ -30,6 +31,7 @@ void DeterministicRng::fill(std::span<std::uint8_t> out) {
   std::array<std::uint8_t, crypto_stream_chacha20_ietf_NONCEBYTES> nonce{};
   for (int i = 0; i < 8; ++i) nonce[i] = static_cast<std::uint8_t>(counter_ >> (8 * i));
   ++counter_;
+  if (out.empty()) return;  // libsodium's output pointer must not be null
   crypto_stream_chacha20_ietf(out.data(), out.size(), nonce.data(), key_.expose().data());
 }
 
