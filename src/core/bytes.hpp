@@ -22,6 +22,12 @@ using MutableByteView = std::span<std::uint8_t>;
 // from_hex parses hex (either case); fails with kMalformed on odd length or a non-hex digit.
 [[nodiscard]] Result<Bytes> from_hex(std::string_view hex);
 
+// to_base64url renders unpadded base64url (RFC 4648 section 5).
+[[nodiscard]] std::string to_base64url(ByteView bytes);
+// from_base64url parses unpadded base64url; kMalformed on any other character, a dangling
+// character, or non-zero trailing bits (so every byte string has exactly one encoding).
+[[nodiscard]] Result<Bytes> from_base64url(std::string_view text);
+
 // as_bytes views the characters of a string as bytes.
 [[nodiscard]] inline ByteView as_bytes(std::string_view s) noexcept {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
