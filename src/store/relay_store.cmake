@@ -1,0 +1,6 @@
+# The relay's store: in-memory and SQLite (WAL) implementations of RelayStore.
+find_package(SQLite3 REQUIRED)
+bc_library(bc_store
+  SOURCES memory_relay_store.cpp sqlite_relay_store.cpp
+  DEPS bc_core
+  PRIVATE_DEPS SQLite::SQLite3 Threads::Threads)

@@ -1,0 +1,2 @@
+# The relay's frame codec (its own target so the relay and its clients link only what they use).
+bc_library(bc_wire_relay SOURCES relay_frames.cpp DEPS bc_core)
