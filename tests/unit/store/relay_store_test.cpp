@@ -1,0 +1,463 @@
+// Conformance tests of RelayStore, run over the in-memory and the SQLite implementations, plus
+// SQLite-only tests (restart, locking, schema versions, foreign files).
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "store/relay_store.hpp"
+
+namespace bc::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+// TempDir is a unique directory removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "bc-relay-store-XXXXXX").string();
+    char* made = ::mkdtemp(tmpl.data());
+    EXPECT_NE(made, nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  [[nodiscard]] const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+RelayQueueId qid(std::uint8_t tag) {
+  RelayQueueId id;
+  id.fill(tag);
+  return id;
+}
+
+RelayQueueRecord make_queue(std::uint8_t n, std::uint64_t max_messages = 10,
+                            std::uint64_t max_bytes = 10'000) {
+  RelayQueueRecord q;
+  q.sender_id = qid(static_cast<std::uint8_t>(2 * n));
+  q.recipient_id = qid(static_cast<std::uint8_t>(2 * n + 1));
+  q.owner_key.fill(static_cast<std::uint8_t>(0xA0 + n));
+  q.max_messages = max_messages;
+  q.max_bytes = max_bytes;
+  q.created_ms = 1000 + n;
+  return q;
+}
+
+struct MemoryFactory {
+  static std::unique_ptr<RelayStore> make(const fs::path&) { return make_memory_relay_store(); }
+};
+struct SqliteFactory {
+  static std::unique_ptr<RelayStore> make(const fs::path& dir) {
+    Result<std::unique_ptr<RelayStore>> s = open_sqlite_store(dir / kRelayDbFileName);
+    EXPECT_TRUE(s.has_value()) << s.error().message();
+    return s ? std::move(s).value() : nullptr;
+  }
+};
+
+template <typename Factory>
+class RelayStoreConformance : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = Factory::make(dir_.path());
+    ASSERT_NE(store_, nullptr);
+  }
+
+  // w runs one durable write and expects it to commit.
+  void w(const std::function<void(RelayStoreTxn&)>& body) {
+    Result<void> r = store_->write(Durability::kDurable, [&](RelayStoreTxn& t) -> Result<void> {
+      body(t);
+      return ok();
+    });
+    ASSERT_TRUE(r.has_value()) << r.error().message();
+  }
+  void create(const RelayQueueRecord& q) {
+    w([&](RelayStoreTxn& t) { ASSERT_TRUE(t.create_queue(q).has_value()); });
+  }
+  RelayMessageId append(const RelayQueueId& sender, std::size_t size, std::int64_t t_ms,
+                        std::uint8_t fill = 1) {
+    RelayMessageId id = 0;
+    w([&](RelayStoreTxn& t) {
+      Result<RelayMessageId> r = t.append_envelope(sender, Bytes(size, fill), t_ms);
+      ASSERT_TRUE(r.has_value()) << r.error().message();
+      id = *r;
+    });
+    return id;
+  }
+  std::vector<StoredEnvelope> list(const RelayQueueId& recipient, RelayMessageId after = 0,
+                                   std::int64_t min_ms = 0, std::size_t limit = 100) {
+    std::vector<StoredEnvelope> out;
+    Result<void> r = store_->read([&](RelayStoreTxn& t) -> Result<void> {
+      BC_ASSIGN_OR_RETURN(out, t.list_envelopes(recipient, after, min_ms, limit));
+      return ok();
+    });
+    EXPECT_TRUE(r.has_value()) << r.error().message();
+    return out;
+  }
+  RelayStoreStats stats() {
+    Result<RelayStoreStats> s = store_->stats();
+    EXPECT_TRUE(s.has_value());
+    return s.value_or(RelayStoreStats{});
+  }
+
+  TempDir dir_;
+  std::unique_ptr<RelayStore> store_;
+};
+
+using Factories = ::testing::Types<MemoryFactory, SqliteFactory>;
+class FactoryNames {
+ public:
+  template <typename T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, MemoryFactory> ? "Memory" : "Sqlite";
+  }
+};
+TYPED_TEST_SUITE(RelayStoreConformance, Factories, FactoryNames);
+
+TYPED_TEST(RelayStoreConformance, CreateAndFindQueueByEitherId) {
+  const RelayQueueRecord q = make_queue(1);
+  this->create(q);
+  this->w([&](RelayStoreTxn& t) {
+    EXPECT_EQ(t.find_queue(q.recipient_id).value_or(RelayQueueRecord{}), q);
+    EXPECT_EQ(t.find_queue_by_sender(q.sender_id).value_or(RelayQueueRecord{}), q);
+    EXPECT_EQ(t.find_queue(q.sender_id).error().code, Errc::kNotFound);
+    EXPECT_EQ(t.find_queue_by_sender(q.recipient_id).error().code, Errc::kNotFound);
+    EXPECT_EQ(t.queue_usage(q.recipient_id).value_or(RelayUsage{9, 9}), RelayUsage{});
+  });
+  EXPECT_EQ(this->stats(), (RelayStoreStats{1, RelayUsage{}}));
+}
+
+TYPED_TEST(RelayStoreConformance, CreateRefusesAReusedId) {
+  const RelayQueueRecord q = make_queue(1);
+  this->create(q);
+  RelayQueueRecord same_sender = make_queue(2);
+  same_sender.sender_id = q.sender_id;
+  RelayQueueRecord crossed = make_queue(3);
+  crossed.sender_id = q.recipient_id;
+  this->w([&](RelayStoreTxn& t) {
+    EXPECT_EQ(t.create_queue(same_sender).error().code, Errc::kConflict);
+    EXPECT_EQ(t.create_queue(crossed).error().code, Errc::kConflict);
+    EXPECT_EQ(t.create_queue(q).error().code, Errc::kConflict);
+  });
+  EXPECT_EQ(this->stats().queues, 1u);
+}
+
+TYPED_TEST(RelayStoreConformance, AppendAssignsIncreasingIdsAndListsInOrder) {
+  const RelayQueueRecord q = make_queue(1);
+  this->create(q);
+  EXPECT_EQ(this->append(q.sender_id, 256, 10, 1), 1u);
+  EXPECT_EQ(this->append(q.sender_id, 1024, 11, 2), 2u);
+  EXPECT_EQ(this->append(q.sender_id, 256, 12, 3), 3u);
+  std::vector<StoredEnvelope> all = this->list(q.recipient_id);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0], (StoredEnvelope{1, 10, Bytes(256, 1)}));
+  EXPECT_EQ(all[1], (StoredEnvelope{2, 11, Bytes(1024, 2)}));
+  EXPECT_EQ(all[2].message_id, 3u);
+  EXPECT_EQ(this->list(q.recipient_id, 1).size(), 2u);
+  EXPECT_EQ(this->list(q.recipient_id, 0, 0, 2).size(), 2u);
+  EXPECT_EQ(this->list(q.recipient_id, 0, 12).size(), 1u);  // received_ms >= 12
+  EXPECT_EQ(this->stats(), (RelayStoreStats{1, RelayUsage{3, 1536}}));
+}
+
+TYPED_TEST(RelayStoreConformance, AppendToUnknownQueueIsNotFound) {
+  this->w([&](RelayStoreTxn& t) {
+    EXPECT_EQ(t.append_envelope(qid(99), Bytes(256, 0), 1).error().code, Errc::kNotFound);
+    EXPECT_EQ(t.list_envelopes(qid(99), 0, 0, 10).error().code, Errc::kNotFound);
+  });
+}
+
+TYPED_TEST(RelayStoreConformance, QuotaOnCountAndBytes) {
+  const RelayQueueRecord by_count = make_queue(1, 2, 1'000'000);
+  const RelayQueueRecord by_bytes = make_queue(2, 100, 1280);
+  this->create(by_count);
+  this->create(by_bytes);
+  this->append(by_count.sender_id, 256, 1);
+  this->append(by_count.sender_id, 256, 1);
+  this->append(by_bytes.sender_id, 1024, 1);
+  this->append(by_bytes.sender_id, 256, 1);
+  this->w([&](RelayStoreTxn& t) {
+    EXPECT_EQ(t.append_envelope(by_count.sender_id, Bytes(256, 0), 1).error().code,
+              Errc::kLimitExceeded);
+    EXPECT_EQ(t.append_envelope(by_bytes.sender_id, Bytes(256, 0), 1).error().code,
+              Errc::kLimitExceeded);
+  });
+  EXPECT_EQ(this->list(by_count.recipient_id).size(), 2u);
+  // Acknowledging frees the quota, and ids are not reused.
+  this->w([&](RelayStoreTxn& t) { ASSERT_TRUE(t.delete_envelope(by_count.recipient_id, 1)); });
+  EXPECT_EQ(this->append(by_count.sender_id, 256, 2), 3u);
+}
+
+TYPED_TEST(RelayStoreConformance, DeleteEnvelope) {
+  const RelayQueueRecord q = make_queue(1);
+  this->create(q);
+  this->append(q.sender_id, 256, 1);
+  this->append(q.sender_id, 1024, 1);
+  this->w([&](RelayStoreTxn& t) {
+    EXPECT_EQ(t.delete_envelope(q.recipient_id, 2).value_or(0), 1024u);
+    EXPECT_EQ(t.delete_envelope(q.recipient_id, 2).error().code, Errc::kNotFound);
+    EXPECT_EQ(t.delete_envelope(q.recipient_id, 77).error().code, Errc::kNotFound);
+    EXPECT_EQ(t.delete_envelope(q.sender_id, 1).error().code, Errc::kNotFound);
+    EXPECT_EQ(t.queue_usage(q.recipient_id).value_or(RelayUsage{}), (RelayUsage{1, 256}));
+  });
+  ASSERT_EQ(this->list(q.recipient_id).size(), 1u);
+  EXPECT_EQ(this->stats().usage, (RelayUsage{1, 256}));
+}
+
+TYPED_TEST(RelayStoreConformance, DeleteQueueRemovesEverything) {
+  const RelayQueueRecord q = make_queue(1);
+  const RelayQueueRecord other = make_queue(2);
+  this->create(q);
+  this->create(other);
+  this->append(q.sender_id, 256, 1);
+  this->append(other.sender_id, 256, 1);
+  this->w([&](RelayStoreTxn& t) {
+    ASSERT_TRUE(t.put_bundle(q.recipient_id, StoredBundle{Bytes{1}, Bytes{2}, {Bytes{3}}}));
+    EXPECT_EQ(t.delete_queue(q.recipient_id).value_or(RelayUsage{}), (RelayUsage{1, 256}));
+    EXPECT_EQ(t.delete_queue(q.recipient_id).error().code, Errc::kNotFound);
+    EXPECT_EQ(t.find_queue_by_sender(q.sender_id).error().code, Errc::kNotFound);
+    EXPECT_EQ(t.take_bundle(q.sender_id).error().code, Errc::kNotFound);
+  });
+  EXPECT_EQ(this->stats(), (RelayStoreStats{1, RelayUsage{1, 256}}));
+  // The ids may be registered again afterwards and start empty.
+  this->create(q);
+  EXPECT_TRUE(this->list(q.recipient_id).empty());
+}
+
+TYPED_TEST(RelayStoreConformance, PurgeExpired) {
+  const RelayQueueRecord a = make_queue(1);
+  const RelayQueueRecord b = make_queue(2);
+  this->create(a);
+  this->create(b);
+  this->append(a.sender_id, 256, 100);
+  this->append(a.sender_id, 1024, 200);
+  this->append(b.sender_id, 4096, 150);
+  this->append(b.sender_id, 256, 300);
+  this->w([&](RelayStoreTxn& t) {
+    EXPECT_EQ(t.purge_expired(100).value_or(RelayUsage{9, 9}), RelayUsage{});
+    EXPECT_EQ(t.purge_expired(201).value_or(RelayUsage{}), (RelayUsage{3, 256 + 1024 + 4096}));
+    EXPECT_EQ(t.queue_usage(a.recipient_id).value_or(RelayUsage{9, 9}), RelayUsage{});
+    EXPECT_EQ(t.queue_usage(b.recipient_id).value_or(RelayUsage{}), (RelayUsage{1, 256}));
+  });
+  EXPECT_EQ(this->stats().usage, (RelayUsage{1, 256}));
+  ASSERT_EQ(this->list(b.recipient_id).size(), 1u);
+  EXPECT_EQ(this->list(b.recipient_id)[0].message_id, 2u);
+}
+
+TYPED_TEST(RelayStoreConformance, BundleHandsOutEachOneTimePrekeyOnce) {
+  const RelayQueueRecord q = make_queue(1);
+  this->create(q);
+  this->w([&](RelayStoreTxn& t) {
+    EXPECT_EQ(t.take_bundle(q.sender_id).error().code, Errc::kNotFound);
+    EXPECT_EQ(t.put_bundle(qid(200), StoredBundle{Bytes{1}, Bytes{2}, {}}).error().code,
+              Errc::kNotFound);
+    ASSERT_TRUE(
+        t.put_bundle(q.recipient_id, StoredBundle{Bytes{1}, Bytes{2}, {Bytes{10}, Bytes{11}}}));
+  });
+  std::vector<std::optional<Bytes>> handed;
+  for (int i = 0; i < 3; ++i) {
+    this->w([&](RelayStoreTxn& t) {
+      Result<TakenBundle> b = t.take_bundle(q.sender_id);
+      ASSERT_TRUE(b.has_value());
+      EXPECT_EQ(b->identity_key, Bytes{1});
+      EXPECT_EQ(b->signed_prekey, Bytes{2});
+      handed.push_back(b->one_time_prekey);
+    });
+  }
+  EXPECT_EQ(handed[0], Bytes{10});
+  EXPECT_EQ(handed[1], Bytes{11});
+  EXPECT_EQ(handed[2], std::nullopt);
+  // Taking by recipient id is not allowed: only the sender id names the bundle.
+  this->w([&](RelayStoreTxn& t) {
+    EXPECT_EQ(t.take_bundle(q.recipient_id).error().code, Errc::kNotFound);
+  });
+}
+
+TYPED_TEST(RelayStoreConformance, PublishReplacesTheBundle) {
+  const RelayQueueRecord q = make_queue(1);
+  this->create(q);
+  this->w([&](RelayStoreTxn& t) {
+    ASSERT_TRUE(t.put_bundle(q.recipient_id, StoredBundle{Bytes{1}, Bytes{2}, {Bytes{10}}}));
+    ASSERT_TRUE(t.put_bundle(q.recipient_id, StoredBundle{Bytes{3}, Bytes{4}, {Bytes{20}}}));
+    Result<TakenBundle> b = t.take_bundle(q.sender_id);
+    ASSERT_TRUE(b.has_value());
+    EXPECT_EQ(*b, (TakenBundle{Bytes{3}, Bytes{4}, Bytes{20}}));
+  });
+}
+
+TYPED_TEST(RelayStoreConformance, FailedTransactionChangesNothing) {
+  const RelayQueueRecord q = make_queue(1);
+  this->create(q);
+  this->append(q.sender_id, 256, 1);
+  Result<void> r = this->store_->write(Durability::kDurable, [&](RelayStoreTxn& t) -> Result<void> {
+    EXPECT_TRUE(t.append_envelope(q.sender_id, Bytes(256, 9), 2).has_value());
+    EXPECT_TRUE(t.delete_envelope(q.recipient_id, 1).has_value());
+    EXPECT_TRUE(t.create_queue(make_queue(5)).has_value());
+    EXPECT_TRUE(t.put_bundle(q.recipient_id, StoredBundle{Bytes{1}, Bytes{2}, {}}));
+    return fail(Errc::kUnavailable, "simulated failure");
+  });
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::kUnavailable);
+  std::vector<StoredEnvelope> left = this->list(q.recipient_id);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].message_id, 1u);
+  EXPECT_EQ(this->stats(), (RelayStoreStats{1, RelayUsage{1, 256}}));
+  this->w([&](RelayStoreTxn& t) {
+    EXPECT_EQ(t.take_bundle(q.sender_id).error().code, Errc::kNotFound);
+  });
+  // The message-id counter did not move either.
+  EXPECT_EQ(this->append(q.sender_id, 256, 3), 2u);
+}
+
+TYPED_TEST(RelayStoreConformance, RelaxedWritesAreVisible) {
+  const RelayQueueRecord q = make_queue(1);
+  this->create(q);
+  this->append(q.sender_id, 256, 1);
+  Result<void> r = this->store_->write(Durability::kRelaxed, [&](RelayStoreTxn& t) {
+    return t.delete_envelope(q.recipient_id, 1).has_value() ? ok()
+                                                            : fail(Errc::kInternal, "delete");
+  });
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(this->list(q.recipient_id).empty());
+}
+
+TYPED_TEST(RelayStoreConformance, ManyQueuesKeepTheirOwnIdsAndOrder) {
+  for (std::uint8_t n = 1; n <= 20; ++n) this->create(make_queue(n, 100, 1'000'000));
+  for (int round = 0; round < 3; ++round) {
+    for (std::uint8_t n = 1; n <= 20; ++n) {
+      this->append(make_queue(n).sender_id, 256, round, static_cast<std::uint8_t>(n + round));
+    }
+  }
+  for (std::uint8_t n = 1; n <= 20; ++n) {
+    std::vector<StoredEnvelope> got = this->list(make_queue(n).recipient_id);
+    ASSERT_EQ(got.size(), 3u);
+    for (int round = 0; round < 3; ++round) {
+      EXPECT_EQ(got[static_cast<std::size_t>(round)].message_id,
+                static_cast<RelayMessageId>(round + 1));
+      EXPECT_EQ(got[static_cast<std::size_t>(round)].body[0], n + round);
+    }
+  }
+  EXPECT_EQ(this->stats(), (RelayStoreStats{20, RelayUsage{60, 60 * 256}}));
+}
+
+// ---- SQLite only ----
+
+TEST(SqliteRelayStore, EverythingCommittedSurvivesARestart) {
+  TempDir dir;
+  const fs::path file = dir.path() / kRelayDbFileName;
+  const RelayQueueRecord q = make_queue(1);
+  {
+    auto store = open_sqlite_store(file);
+    ASSERT_TRUE(store.has_value()) << store.error().message();
+    ASSERT_TRUE((*store)->write(Durability::kDurable, [&](RelayStoreTxn& t) -> Result<void> {
+      BC_TRY(t.create_queue(q));
+      for (int i = 0; i < 5; ++i) {
+        BC_ASSIGN_OR_RETURN(RelayMessageId id,
+                            t.append_envelope(q.sender_id, Bytes(256, std::uint8_t(i)), 10 + i));
+        (void)id;
+      }
+      BC_TRY(t.put_bundle(q.recipient_id, StoredBundle{Bytes{1}, Bytes{2}, {Bytes{3}, Bytes{4}}}));
+      return ok();
+    }));
+    ASSERT_TRUE((*store)->write(Durability::kRelaxed, [&](RelayStoreTxn& t) -> Result<void> {
+      BC_ASSIGN_OR_RETURN(std::uint64_t size, t.delete_envelope(q.recipient_id, 2));
+      (void)size;
+      BC_ASSIGN_OR_RETURN(TakenBundle b, t.take_bundle(q.sender_id));
+      EXPECT_EQ(b.one_time_prekey, Bytes{3});
+      return ok();
+    }));
+  }
+  auto store = open_sqlite_store(file);
+  ASSERT_TRUE(store.has_value()) << store.error().message();
+  EXPECT_EQ((*store)->stats().value_or(RelayStoreStats{}), (RelayStoreStats{1, {4, 1024}}));
+  ASSERT_TRUE((*store)->write(Durability::kDurable, [&](RelayStoreTxn& t) -> Result<void> {
+    BC_ASSIGN_OR_RETURN(RelayQueueRecord back, t.find_queue(q.recipient_id));
+    EXPECT_EQ(back, q);
+    BC_ASSIGN_OR_RETURN(auto envs, t.list_envelopes(q.recipient_id, 0, 0, 10));
+    EXPECT_EQ(envs.size(), 4u);
+    std::vector<RelayMessageId> ids;
+    for (const auto& e : envs) ids.push_back(e.message_id);
+    EXPECT_EQ(ids, (std::vector<RelayMessageId>{1, 3, 4, 5}));
+    EXPECT_EQ(envs[2].body, Bytes(256, 3));
+    BC_ASSIGN_OR_RETURN(TakenBundle b, t.take_bundle(q.sender_id));
+    EXPECT_EQ(b.one_time_prekey, Bytes{4});
+    BC_ASSIGN_OR_RETURN(RelayMessageId next, t.append_envelope(q.sender_id, Bytes(256, 0), 99));
+    EXPECT_EQ(next, 6u);
+    return ok();
+  }));
+}
+
+TEST(SqliteRelayStore, UsesWalModeAndASchemaVersion) {
+  TempDir dir;
+  const fs::path file = dir.path() / kRelayDbFileName;
+  { ASSERT_TRUE(open_sqlite_store(file).has_value()); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  auto one = [&](const char* sql) {
+    sqlite3_stmt* s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &s, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_step(s), SQLITE_ROW);
+    std::string out = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    return out;
+  };
+  EXPECT_EQ(one("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(one("SELECT version FROM relay_schema_version"), "1");
+  // A newer schema is refused, not touched.
+  EXPECT_EQ(
+      sqlite3_exec(db, "UPDATE relay_schema_version SET version = 99", nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(db);
+  Result<std::unique_ptr<RelayStore>> again = open_sqlite_store(file);
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, Errc::kUnsupportedVersion);
+}
+
+TEST(SqliteRelayStore, RefusesASecondOpenOfTheSameFile) {
+  TempDir dir;
+  const fs::path file = dir.path() / kRelayDbFileName;
+  auto first = open_sqlite_store(file);
+  ASSERT_TRUE(first.has_value());
+  auto second = open_sqlite_store(file);
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code, Errc::kUnavailable);
+}
+
+TEST(SqliteRelayStore, RefusesAFileThatIsNotARelayStore) {
+  TempDir dir;
+  const fs::path garbage = dir.path() / "garbage.sqlite3";
+  {
+    std::ofstream out(garbage, std::ios::binary);
+    out << std::string(8192, 'x');
+  }
+  Result<std::unique_ptr<RelayStore>> r = open_sqlite_store(garbage);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::kMalformed);
+  EXPECT_EQ(fs::file_size(garbage), 8192u);  // untouched
+
+  const fs::path other = dir.path() / "other.sqlite3";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(other.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE notes(x)", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  Result<std::unique_ptr<RelayStore>> r2 = open_sqlite_store(other);
+  ASSERT_FALSE(r2.has_value());
+  EXPECT_EQ(r2.error().code, Errc::kMalformed);
+}
+
+TEST(SqliteRelayStore, MissingDirectoryIsUnavailable) {
+  TempDir dir;
+  Result<std::unique_ptr<RelayStore>> r = open_sqlite_store(dir.path() / "nope" / "relay.sqlite3");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::kUnavailable);
+}
+
+}  // namespace
+}  // namespace bc::store

@@ -1,0 +1,2 @@
+# Unit tests of the relay frame codec.
+bc_test(wire_relay_frames_test SOURCES relay_frames_test.cpp DEPS bc_wire_relay LABELS wire relay)

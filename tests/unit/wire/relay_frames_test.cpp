@@ -1,0 +1,220 @@
+// Tests of the relay frame codec: layout, round trips, every rejection path.
+#include "wire/relay_frames.hpp"
+
+#include <gtest/gtest.h>
+
+namespace bc::wire {
+namespace {
+
+QueueId id_of(std::uint8_t fill) {
+  QueueId id;
+  id.fill(fill);
+  return id;
+}
+
+Bytes encode_ok(const RelayFrame& f) {
+  Result<Bytes> r = encode_relay_frame(f);
+  EXPECT_TRUE(r.has_value()) << r.error().message();
+  return r.value_or(Bytes{});
+}
+
+std::vector<RelayFrame> sample_frames() {
+  PrekeyBundle bundle{Bytes(33, 5), Bytes(100, 6), {Bytes(33, 7), Bytes(33, 8)}};
+  return {
+      {1, Hello{}},
+      {2, CreateQueue{OwnerKey{1, 2, 3}}},
+      {3, Subscribe{id_of(9), Signature{4, 5}}},
+      {4, Deposit{id_of(1), Bytes(256, 0xAB)}},
+      {5, Ack{id_of(2), 77}},
+      {6, DeleteQueue{id_of(3)}},
+      {7, PublishBundle{id_of(4), bundle}},
+      {8, FetchBundle{id_of(5)}},
+      {9, Ok{}},
+      {0, ErrorReply{RelayErrorCode::kMalformed}},
+      {10, ErrorReply{RelayErrorCode::kQueueFull}},
+      {11, ChallengeReply{Challenge{9, 9, 9}}},
+      {12, QueueCreated{id_of(6), id_of(7)}},
+      {13, BundleReply{Bytes(33, 1), Bytes(64, 2), Bytes(33, 3)}},
+      {14, BundleReply{Bytes(33, 1), Bytes(64, 2), std::nullopt}},
+      {0, Delivery{id_of(8), 42, 1'700'000'000'123, Bytes(1024, 0x11)}},
+  };
+}
+
+TEST(RelayFrames, EveryFrameRoundTripsAndReencodesIdentically) {
+  for (const RelayFrame& f : sample_frames()) {
+    const Bytes wire = encode_ok(f);
+    Result<RelayFrame> back = decode_relay_frame(wire);
+    ASSERT_TRUE(back.has_value()) << back.error().message();
+    EXPECT_EQ(*back, f);
+    EXPECT_EQ(encode_ok(*back), wire);
+  }
+}
+
+TEST(RelayFrames, HeaderLayoutIsVersionTypeRequestId) {
+  const Bytes wire = encode_ok({0x01020304, Ack{id_of(0xEE), 0x0A0B0C0D0E0F1011}});
+  ASSERT_EQ(wire.size(), kRelayHeaderSize + kQueueIdSize + 8);
+  EXPECT_EQ(wire[0], kRelayProtocolVersion);
+  EXPECT_EQ(wire[1], 0x05);
+  EXPECT_EQ(wire[2], 0x01);
+  EXPECT_EQ(wire[5], 0x04);
+  EXPECT_EQ(wire[6], 0xEE);
+  EXPECT_EQ(wire[22], 0x0A);
+  EXPECT_EQ(wire[29], 0x11);
+}
+
+TEST(RelayFrames, KnownAnswerDeposit) {
+  const Bytes wire = encode_ok({7, Deposit{id_of(0x22), Bytes(256, 0x33)}});
+  Bytes expected = {0x01, 0x04, 0, 0, 0, 7};
+  append(expected, id_of(0x22));
+  append(expected, Bytes{0, 0, 1, 0});
+  append(expected, Bytes(256, 0x33));
+  EXPECT_EQ(wire, expected);
+}
+
+TEST(RelayFrames, RejectsUnknownVersion) {
+  Bytes wire = encode_ok({1, Hello{}});
+  wire[0] = 2;
+  Result<RelayFrame> r = decode_relay_frame(wire);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::kUnsupportedVersion);
+}
+
+TEST(RelayFrames, RejectsUnknownType) {
+  for (std::uint8_t t : {0x00, 0x09, 0x80, 0x86, 0xC0, 0xC2, 0xFF}) {
+    Bytes wire = {1, t, 0, 0, 0, 1};
+    Result<RelayFrame> r = decode_relay_frame(wire);
+    ASSERT_FALSE(r.has_value()) << int(t);
+    EXPECT_EQ(r.error().code, Errc::kMalformed);
+  }
+}
+
+TEST(RelayFrames, RejectsTrailingBytes) {
+  for (const RelayFrame& f : sample_frames()) {
+    Bytes wire = encode_ok(f);
+    wire.push_back(0);
+    Result<RelayFrame> r = decode_relay_frame(wire);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, Errc::kMalformed);
+  }
+}
+
+TEST(RelayFrames, RejectsEveryTruncation) {
+  for (const RelayFrame& f : sample_frames()) {
+    const Bytes wire = encode_ok(f);
+    for (std::size_t n = 0; n < wire.size(); ++n) {
+      Result<RelayFrame> r = decode_relay_frame(ByteView(wire).first(n));
+      EXPECT_FALSE(r.has_value()) << "prefix " << n << " of a " << wire.size() << "-byte frame";
+    }
+  }
+}
+
+TEST(RelayFrames, EnvelopeMustBeAPaddingBucket) {
+  for (std::size_t size : kEnvelopeBuckets) {
+    EXPECT_TRUE(encode_relay_frame({1, Deposit{id_of(1), Bytes(size, 1)}}).has_value()) << size;
+  }
+  for (std::size_t size : {0, 1, 255, 257, 1000, 4097, 65535}) {
+    Result<Bytes> r = encode_relay_frame({1, Deposit{id_of(1), Bytes(size, 1)}});
+    ASSERT_FALSE(r.has_value()) << size;
+    EXPECT_EQ(r.error().code, Errc::kMalformed);
+  }
+  // A hand-built deposit claiming 300 bytes.
+  Bytes wire = {1, 0x04, 0, 0, 0, 1};
+  append(wire, id_of(1));
+  append(wire, Bytes{0, 0, 0x01, 0x2C});
+  append(wire, Bytes(300, 0));
+  Result<RelayFrame> r = decode_relay_frame(wire);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::kMalformed);
+}
+
+TEST(RelayFrames, RejectsOversizedEnvelopeAndFrame) {
+  Result<Bytes> r = encode_relay_frame({1, Deposit{id_of(1), Bytes(kMaxEnvelopeSize * 2, 1)}});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::kLimitExceeded);
+  // Length field claiming 128 KiB (the frame itself is short: must not allocate or read past).
+  Bytes wire = {1, 0x04, 0, 0, 0, 1};
+  append(wire, id_of(1));
+  append(wire, Bytes{0, 0x02, 0, 0});
+  Result<RelayFrame> d = decode_relay_frame(wire);
+  ASSERT_FALSE(d.has_value());
+  EXPECT_EQ(d.error().code, Errc::kLimitExceeded);
+  Bytes huge(kMaxRelayFrameSize + 1, 0);
+  huge[0] = 1;
+  Result<RelayFrame> h = decode_relay_frame(huge);
+  ASSERT_FALSE(h.has_value());
+  EXPECT_EQ(h.error().code, Errc::kLimitExceeded);
+}
+
+TEST(RelayFrames, BundleCapsAreEnforcedBothWays) {
+  PrekeyBundle too_many{Bytes(33, 1), Bytes(64, 1),
+                        std::vector<Bytes>(kMaxOneTimePrekeys + 1, Bytes(33, 1))};
+  EXPECT_EQ(encode_relay_frame({1, PublishBundle{id_of(1), too_many}}).error().code,
+            Errc::kLimitExceeded);
+  PrekeyBundle big_key{Bytes(kMaxIdentityKeySize + 1, 1), Bytes(64, 1), {}};
+  EXPECT_EQ(encode_relay_frame({1, PublishBundle{id_of(1), big_key}}).error().code,
+            Errc::kLimitExceeded);
+  PrekeyBundle empty_key{Bytes{}, Bytes(64, 1), {}};
+  EXPECT_EQ(encode_relay_frame({1, PublishBundle{id_of(1), empty_key}}).error().code,
+            Errc::kMalformed);
+  PrekeyBundle max{Bytes(kMaxIdentityKeySize, 1), Bytes(kMaxSignedPrekeySize, 2),
+                   std::vector<Bytes>(kMaxOneTimePrekeys, Bytes(kMaxOneTimePrekeySize, 3))};
+  const Bytes wire = encode_ok({1, PublishBundle{id_of(1), max}});
+  EXPECT_LE(wire.size(), kMaxRelayFrameSize);
+  ASSERT_TRUE(decode_relay_frame(wire).has_value());
+
+  // A count field over the cap is refused before reading any key.
+  Bytes hand = {1, 0x07, 0, 0, 0, 1};
+  append(hand, id_of(1));
+  append(hand, Bytes{0, 1, 9, 0, 1, 9});
+  append(hand, Bytes{0, 201});
+  EXPECT_EQ(decode_relay_frame(hand).error().code, Errc::kLimitExceeded);
+}
+
+TEST(RelayFrames, RequestIdRules) {
+  EXPECT_FALSE(encode_relay_frame({0, Hello{}}).has_value());
+  EXPECT_FALSE(encode_relay_frame({5, Delivery{id_of(1), 1, 1, Bytes(256, 0)}}).has_value());
+  Bytes wire = encode_ok({1, Ok{}});
+  wire[5] = 0;
+  EXPECT_EQ(decode_relay_frame(wire).error().code, Errc::kMalformed);
+}
+
+TEST(RelayFrames, RejectsBadFlagErrorCodeAndNegativeTime) {
+  Bytes bundle = encode_ok({1, BundleReply{Bytes(1, 1), Bytes(1, 2), std::nullopt}});
+  bundle.back() = 2;
+  EXPECT_EQ(decode_relay_frame(bundle).error().code, Errc::kMalformed);
+
+  Bytes err = encode_ok({1, ErrorReply{RelayErrorCode::kInternal}});
+  err[7] = 99;
+  EXPECT_EQ(decode_relay_frame(err).error().code, Errc::kMalformed);
+  EXPECT_FALSE(encode_relay_frame({1, ErrorReply{static_cast<RelayErrorCode>(0)}}).has_value());
+
+  EXPECT_FALSE(encode_relay_frame({0, Delivery{id_of(1), 1, -1, Bytes(256, 0)}}).has_value());
+  Bytes push = encode_ok({0, Delivery{id_of(1), 1, 5, Bytes(256, 0)}});
+  push[kRelayHeaderSize + kQueueIdSize + 8] = 0x80;  // top bit of the time
+  EXPECT_EQ(decode_relay_frame(push).error().code, Errc::kMalformed);
+}
+
+TEST(RelayFrames, ErrorNamesAreDocumentedStrings) {
+  EXPECT_EQ(relay_error_name(RelayErrorCode::kQueueFull), "queue_full");
+  EXPECT_EQ(relay_error_name(RelayErrorCode::kStorageUnavailable), "storage_unavailable");
+  EXPECT_EQ(relay_error_name(RelayErrorCode::kInternal), "internal");
+}
+
+TEST(RelayFrames, SubscribeProofIsDomainSeparated) {
+  const Bytes m = subscribe_proof_message(Challenge{1}, id_of(2));
+  const std::string_view domain = "backchannel-relay-subscribe-v1";
+  ASSERT_EQ(m.size(), domain.size() + kChallengeSize + kQueueIdSize);
+  EXPECT_EQ(to_string(ByteView(m).first(domain.size())), domain);
+  EXPECT_EQ(m[domain.size()], 1);
+  EXPECT_EQ(m.back(), 2);
+}
+
+TEST(RelayFrames, RequestClassification) {
+  EXPECT_TRUE(is_request(Hello{}));
+  EXPECT_TRUE(is_request(FetchBundle{}));
+  EXPECT_FALSE(is_request(Ok{}));
+  EXPECT_FALSE(is_request(Delivery{}));
+}
+
+}  // namespace
+}  // namespace bc::wire
