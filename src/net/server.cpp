@@ -1,0 +1,532 @@
+#include "net/server.hpp"
+
+#include <openssl/ssl.h>
+
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/check.hpp"
+
+namespace bc::net {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+namespace {
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+struct Counters {
+  std::atomic<std::uint64_t> connections_open{0};
+  std::atomic<std::uint64_t> connections_accepted{0};
+  std::atomic<std::uint64_t> connections_refused{0};
+  std::atomic<std::uint64_t> frames_in{0};
+  std::atomic<std::uint64_t> frames_out{0};
+  std::atomic<std::uint64_t> frames_rejected{0};
+  std::atomic<std::uint64_t> write_queue_overflows{0};
+  std::atomic<std::uint64_t> idle_timeouts{0};
+  std::atomic<std::uint64_t> handshake_failures{0};
+};
+
+class Session;
+
+}  // namespace
+
+struct Server::Impl final : relay::Outbox {
+  explicit Impl(const ServerOptions& opts) : options(opts) {}
+  ~Impl() override { stop(); }
+
+  void send(relay::ConnectionId connection, Bytes frame) override;
+  void close(relay::ConnectionId connection) override;
+
+  void do_accept();
+  void on_accept(beast::error_code ec, tcp::socket socket);
+  std::shared_ptr<Session> find(relay::ConnectionId id);
+  void forget(relay::ConnectionId id);
+  void stop();
+  TransportStats snapshot() const;
+
+  ServerOptions options;
+  ssl::context tls{ssl::context::tls_server};
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  asio::steady_timer accept_retry{ioc};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  relay::RelayService* service = nullptr;
+  Counters counters;
+  std::atomic<relay::ConnectionId> next_id{1};
+  std::atomic<bool> stopping{false};
+  bool started = false;
+  bool stopped = false;
+  std::uint16_t bound_port = 0;
+
+  mutable std::mutex mu;
+  std::unordered_map<relay::ConnectionId, std::weak_ptr<Session>> sessions;
+};
+
+namespace {
+
+// Session is one accepted TCP connection: TLS handshake, one HTTP request, then either an HTTP
+// answer or a WebSocket session. Every member is touched only on the connection's strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Server::Impl& server, tcp::socket socket, relay::ConnectionId id)
+      : server_(server),
+        limits_(server.options.limits),
+        ws_(std::move(socket), server.tls),
+        idle_timer_(ws_.get_executor()),
+        rate_timer_(ws_.get_executor()),
+        queue_(limits_.write_queue_max_frames, limits_.write_queue_max_bytes),
+        bucket_(limits_.rate_frames_per_second, limits_.rate_burst, steady_ms()),
+        id_(id) {}
+
+  void start() {
+    asio::dispatch(ws_.get_executor(), [self = shared_from_this()] { self->on_start(); });
+  }
+  void deliver(Bytes frame) {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
+      self->enqueue(std::move(f));
+    });
+  }
+  void request_close(websocket::close_code code) {
+    asio::post(ws_.get_executor(),
+               [self = shared_from_this(), code] { self->graceful_close(code); });
+  }
+  // abandon finishes the session from outside the strand; only once the loop has stopped.
+  void abandon() { finish(); }
+
+ private:
+  Counters& counters() { return server_.counters; }
+
+  void on_start() {
+    beast::get_lowest_layer(ws_).expires_after(milliseconds(limits_.handshake_timeout_ms));
+    ws_.next_layer().async_handshake(
+        ssl::stream_base::server,
+        [self = shared_from_this()](beast::error_code ec) { self->on_tls(ec); });
+  }
+
+  void on_tls(beast::error_code ec) {
+    if (ec) return fail_handshake();
+    parser_.emplace();
+    parser_->header_limit(8 * 1024);
+    http::async_read(
+        ws_.next_layer(), buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_request(e); });
+  }
+
+  void on_request(beast::error_code ec) {
+    if (ec) return fail_handshake();
+    request_.emplace(parser_->release());
+    parser_.reset();
+    buffer_.clear();
+    if (websocket::is_upgrade(*request_)) {
+      ws_.read_message_max(limits_.max_frame_bytes);
+      ws_.auto_fragment(false);
+      ws_.binary(true);
+      ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+        res.set(http::field::server, "backchannel-relay");
+      }));
+      ws_.async_accept(*request_,
+                       [self = shared_from_this()](beast::error_code e) { self->on_upgrade(e); });
+      return;
+    }
+    serve_http();
+  }
+
+  void serve_http() {
+    auto& res = response_.emplace();
+    res.version(request_->version());
+    res.keep_alive(false);
+    res.set(http::field::server, "backchannel-relay");
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    const std::string_view target(request_->target().data(), request_->target().size());
+    if (request_->method() != http::verb::get) {
+      res.result(http::status::method_not_allowed);
+      res.body() = "method not allowed\n";
+    } else if (target == "/healthz") {
+      res.result(http::status::ok);
+      res.body() = server_.stopping.load() ? "draining\n" : "ok\n";
+      if (server_.stopping.load()) res.result(http::status::service_unavailable);
+    } else if (target == "/metrics") {
+      res.result(http::status::ok);
+      res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      res.body() = render_transport_metrics(server_.snapshot());
+      if (server_.service != nullptr) res.body() += server_.service->metrics_text();
+    } else {
+      res.result(http::status::not_found);
+      res.body() = "not found\n";
+    }
+    res.prepare_payload();
+    http::async_write(
+        ws_.next_layer(), res,
+        [self = shared_from_this()](beast::error_code, std::size_t) { self->finish(); });
+  }
+
+  void on_upgrade(beast::error_code ec) {
+    request_.reset();
+    if (ec) return fail_handshake();
+    if (finished_) return;
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.control_callback([this](websocket::frame_type, beast::string_view) {
+      last_activity_ = steady_clock::now();
+    });
+    opened_ = true;
+    last_activity_ = steady_clock::now();
+    arm_idle();
+    try {
+      server_.service->on_open(id_);
+    } catch (const std::exception&) {
+      return finish();
+    }
+    do_read();
+  }
+
+  void fail_handshake() {
+    counters().handshake_failures.fetch_add(1);
+    finish();
+  }
+
+  void arm_idle() {
+    idle_timer_.expires_at(last_activity_ + milliseconds(limits_.idle_timeout_ms));
+    idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->finished_) return;
+      if (steady_clock::now() >=
+          self->last_activity_ + milliseconds(self->limits_.idle_timeout_ms)) {
+        self->counters().idle_timeouts.fetch_add(1);
+        self->finish();
+      } else {
+        self->arm_idle();
+      }
+    });
+  }
+
+  void do_read() {
+    if (finished_ || closing_) return;
+    const std::int64_t wait = bucket_.take(steady_ms());
+    if (wait > 0) {
+      rate_timer_.expires_after(milliseconds(wait));
+      rate_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (!ec) self->do_read();
+      });
+      return;
+    }
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      if (ec != websocket::error::closed && ec != asio::error::operation_aborted &&
+          ec != asio::error::eof && ec != ssl::error::stream_truncated &&
+          ec != beast::error::timeout && ec != asio::error::connection_reset) {
+        counters().frames_rejected.fetch_add(1);
+      }
+      return finish();
+    }
+    if (!ws_.got_binary()) {
+      counters().frames_rejected.fetch_add(1);
+      buffer_.clear();
+      return graceful_close(websocket::close_code::unknown_data);
+    }
+    counters().frames_in.fetch_add(1);
+    last_activity_ = steady_clock::now();
+    const auto data = buffer_.cdata();
+    try {
+      server_.service->on_frame(
+          id_, ByteView(static_cast<const std::uint8_t*>(data.data()), data.size()));
+    } catch (const std::exception&) {
+      return finish();
+    }
+    buffer_.clear();
+    if (buffer_.capacity() > 16 * 1024) buffer_.shrink_to_fit();
+    do_read();
+  }
+
+  void enqueue(Bytes frame) {
+    if (finished_ || closing_ || !opened_) return;
+    if (!queue_.push(std::move(frame))) {
+      // A reader too slow to take what it asked for: drop it rather than buffer without bound.
+      counters().write_queue_overflows.fetch_add(1);
+      return finish();
+    }
+    if (!writing_) do_write();
+  }
+
+  void do_write() {
+    writing_ = true;
+    const Bytes& front = queue_.front();
+    ws_.async_write(
+        asio::buffer(front.data(), front.size()),
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+  }
+
+  void on_write(beast::error_code ec) {
+    writing_ = false;
+    if (ec || finished_) return finish();
+    counters().frames_out.fetch_add(1);
+    queue_.pop();
+    if (!queue_.empty()) return do_write();
+    if (close_pending_) start_close();
+  }
+
+  // graceful_close flushes the write queue, then sends a WebSocket close frame.
+  void graceful_close(websocket::close_code code) {
+    if (finished_ || closing_) return;
+    if (!opened_) return finish();
+    close_pending_ = true;
+    close_code_ = code;
+    if (!writing_) start_close();
+  }
+
+  void start_close() {
+    if (closing_ || finished_) return;
+    closing_ = true;
+    rate_timer_.cancel();
+    beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(2));
+    ws_.async_close(close_code_,
+                    [self = shared_from_this()](beast::error_code) { self->finish(); });
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    idle_timer_.cancel();
+    rate_timer_.cancel();
+    beast::get_lowest_layer(ws_).close();
+    queue_.clear();
+    server_.forget(id_);
+    if (opened_ && server_.service != nullptr) {
+      try {
+        server_.service->on_close(id_);
+      } catch (const std::exception&) {
+        // Nothing more to do for a connection that is gone.
+      }
+    }
+    counters().connections_open.fetch_sub(1);
+  }
+
+  Server::Impl& server_;
+  const ServerLimits& limits_;
+  websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::empty_body>> parser_;
+  std::optional<http::request<http::empty_body>> request_;
+  std::optional<http::response<http::string_body>> response_;
+  asio::steady_timer idle_timer_;
+  asio::steady_timer rate_timer_;
+  steady_clock::time_point last_activity_{};
+  WriteQueue queue_;
+  TokenBucket bucket_;
+  relay::ConnectionId id_;
+  websocket::close_code close_code_ = websocket::close_code::normal;
+  bool opened_ = false;
+  bool writing_ = false;
+  bool close_pending_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+void Server::Impl::send(relay::ConnectionId connection, Bytes frame) {
+  if (auto session = find(connection)) session->deliver(std::move(frame));
+}
+
+void Server::Impl::close(relay::ConnectionId connection) {
+  if (auto session = find(connection)) session->request_close(websocket::close_code::policy_error);
+}
+
+std::shared_ptr<Session> Server::Impl::find(relay::ConnectionId id) {
+  std::lock_guard lock(mu);
+  const auto it = sessions.find(id);
+  return it == sessions.end() ? nullptr : it->second.lock();
+}
+
+void Server::Impl::forget(relay::ConnectionId id) {
+  std::lock_guard lock(mu);
+  sessions.erase(id);
+}
+
+void Server::Impl::do_accept() {
+  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    on_accept(ec, std::move(socket));
+  });
+}
+
+void Server::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (stopping.load() || ec == asio::error::operation_aborted) return;
+  if (ec) {
+    // Out of descriptors or a transient failure: back off briefly instead of spinning.
+    accept_retry.expires_after(milliseconds(50));
+    accept_retry.async_wait([this](beast::error_code e) {
+      if (!e && !stopping.load()) do_accept();
+    });
+    return;
+  }
+  if (counters.connections_open.load() >= options.limits.max_connections) {
+    counters.connections_refused.fetch_add(1);
+    beast::error_code ignored;
+    socket.close(ignored);
+  } else {
+    const relay::ConnectionId id = next_id.fetch_add(1);
+    auto session = std::make_shared<Session>(*this, std::move(socket), id);
+    {
+      std::lock_guard lock(mu);
+      sessions.emplace(id, session);
+    }
+    counters.connections_open.fetch_add(1);
+    counters.connections_accepted.fetch_add(1);
+    session->start();
+  }
+  do_accept();
+}
+
+void Server::Impl::stop() {
+  if (!started || stopped) return;
+  stopped = true;
+  stopping.store(true);
+  asio::post(ioc, [this] {
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    accept_retry.cancel();
+  });
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(mu);
+    for (auto& [id, weak] : sessions) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+  }
+  for (auto& s : live) s->request_close(websocket::close_code::going_away);
+  live.clear();
+  const auto deadline = steady_clock::now() + milliseconds(options.limits.drain_timeout_ms);
+  while (counters.connections_open.load() > 0 && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  work.reset();
+  ioc.stop();
+  for (auto& t : threads) t.join();
+  threads.clear();
+  // Whatever did not close in time is finished here, with no loop thread running.
+  {
+    std::lock_guard lock(mu);
+    for (auto& [id, weak] : sessions) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+  }
+  for (auto& s : live) s->abandon();
+}
+
+TransportStats Server::Impl::snapshot() const {
+  TransportStats s;
+  s.connections_open = counters.connections_open.load();
+  s.connections_accepted = counters.connections_accepted.load();
+  s.connections_refused = counters.connections_refused.load();
+  s.frames_in = counters.frames_in.load();
+  s.frames_out = counters.frames_out.load();
+  s.frames_rejected = counters.frames_rejected.load();
+  s.write_queue_overflows = counters.write_queue_overflows.load();
+  s.idle_timeouts = counters.idle_timeouts.load();
+  s.handshake_failures = counters.handshake_failures.load();
+  return s;
+}
+
+Result<std::unique_ptr<Server>> Server::create(const ServerOptions& options) {
+  BC_TRY(validate_limits(options.limits));
+  auto impl = std::make_unique<Impl>(options);
+  SSL_CTX* ctx = impl->tls.native_handle();
+  // TLS 1.3 only; no compression; no session tickets (nothing to resume, less state).
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1) {
+    return fail(Errc::kInternal, "TLS 1.3 is not available");
+  }
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET);
+  SSL_CTX_set_num_tickets(ctx, 0);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  beast::error_code ec;
+  impl->tls.use_certificate_chain_file(options.cert_pem.string(), ec);
+  if (ec) return fail(Errc::kMalformed, "cannot load TLS certificate " + options.cert_pem.string());
+  impl->tls.use_private_key_file(options.key_pem.string(), ssl::context::pem, ec);
+  if (ec) return fail(Errc::kMalformed, "cannot load TLS key " + options.key_pem.string());
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    return fail(Errc::kMalformed, "TLS key does not match the certificate");
+  }
+
+  const auto address = asio::ip::make_address(options.listen.host, ec);
+  if (ec) return fail(Errc::kMalformed, "bad listen host " + options.listen.host);
+  const tcp::endpoint endpoint(address, options.listen.port);
+  const std::string where = options.listen.host + ":" + std::to_string(options.listen.port);
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail(Errc::kUnavailable, "cannot listen on " + where + ": " + ec.message());
+  impl->bound_port = impl->acceptor.local_endpoint(ec).port();
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() { stop(); }
+
+relay::Outbox& Server::outbox() { return *impl_; }
+
+void Server::start(relay::RelayService& service) {
+  BC_CHECK(!impl_->started);
+  impl_->started = true;
+  impl_->service = &service;
+  impl_->work.emplace(impl_->ioc.get_executor());
+  asio::post(impl_->ioc, [impl = impl_.get()] { impl->do_accept(); });
+  for (std::uint32_t i = 0; i < impl_->options.limits.threads; ++i) {
+    impl_->threads.emplace_back([impl = impl_.get()] {
+      // A handler that throws (only possible on allocation failure) must not end the loop.
+      while (true) {
+        try {
+          impl->ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "backchannel-relay: network loop error: %s\n", e.what());
+        }
+      }
+    });
+  }
+}
+
+void Server::stop() { impl_->stop(); }
+std::uint16_t Server::port() const { return impl_->bound_port; }
+TransportStats Server::stats() const { return impl_->snapshot(); }
+
+std::string Server::metrics_text() const {
+  std::string out = render_transport_metrics(impl_->snapshot());
+  if (impl_->service != nullptr) out += impl_->service->metrics_text();
+  return out;
+}
+
+}  // namespace bc::net
