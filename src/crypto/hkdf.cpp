@@ -10,7 +10,7 @@ namespace bc::crypto {
 SecretBytes hkdf_extract(ByteView salt, ByteView ikm) {
   static constexpr std::array<std::uint8_t, 32> kZeroSalt{};
   const ByteView effective_salt = salt.empty() ? ByteView(kZeroSalt) : salt;
-  auto prk = HmacSha256(effective_salt).mac(ikm);
+  auto prk = hmac_sha256(effective_salt, ikm);
   SecretBytes out(prk);
   secure_zero(prk.data(), prk.size());
   return out;

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
+#include <thread>
 #include <type_traits>
+#include <vector>
 
 #include "crypto/cipher.hpp"
 #include "crypto/ed25519.hpp"
@@ -228,6 +231,23 @@ TEST(Hmac, KeyedObjectIsReusableAndMatchesOneShot) {
   EXPECT_EQ(hmac.mac2(a, b), hmac_sha256(key, ab));
   EXPECT_NE(hmac.mac(b), first);
   EXPECT_NE(HmacSha256(bytes_of(32, 8)).mac(a), first);
+}
+
+TEST(Hmac, OneObjectIsSafeToShareBetweenThreads) {
+  const HmacSha256 hmac(bytes_of(32, 9));
+  const Bytes a = bytes_of(40, 1);
+  const auto expected = hmac_sha256(bytes_of(32, 9), a);
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) {
+        if (hmac.mac(a) != expected) ++mismatches;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(Hmac, EmptyAndLongKeys) {
