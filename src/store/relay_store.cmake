@@ -4,3 +4,6 @@ bc_library(bc_store
   SOURCES memory_relay_store.cpp sqlite_relay_store.cpp
   DEPS bc_core
   PRIVATE_DEPS SQLite::SQLite3 Threads::Threads)
+if(BC_BUILD_FUZZ)
+  target_compile_options(bc_store PRIVATE -fsanitize=fuzzer-no-link)  # coverage for libFuzzer
+endif()
