@@ -31,8 +31,11 @@ Result<SecretBytes> argon2id(ByteView passphrase, ByteView salt, PwhashCost cost
   }
   detail::ensure_sodium();
   SecretBytes out(length);
-  if (crypto_pwhash(out.expose_mut().data(), out.size(),
-                    reinterpret_cast<const char*>(passphrase.data()), passphrase.size(),
+  // An empty passphrase may come with a null pointer, which libsodium declares non-null.
+  static const char kEmpty = 0;
+  const char* const passphrase_data =
+      passphrase.empty() ? &kEmpty : reinterpret_cast<const char*>(passphrase.data());
+  if (crypto_pwhash(out.expose_mut().data(), out.size(), passphrase_data, passphrase.size(),
                     salt.data(), cost.ops, static_cast<std::size_t>(cost.mem_bytes),
                     crypto_pwhash_ALG_ARGON2ID13) != 0) {
     return fail(Errc::kUnavailable, "Argon2id could not allocate its memory");
