@@ -1,0 +1,540 @@
+// relay_load: load generator for backchannel-relay over TLS WebSocket, with Redis 7 (appendonly,
+// appendfsync always; LPUSH by depositors, BLMPOP by the consumer) measured the same way in the
+// same run as the anchor. Prints a Markdown table. Not a test: nothing here asserts a speed.
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "crypto/ed25519.hpp"
+#include "crypto/random.hpp"
+#include "net/client.hpp"
+#include "relay/relay_client.hpp"
+#include "wire/relay_frames.hpp"
+
+namespace {
+namespace fs = std::filesystem;
+using namespace bc;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kEnvelopeSize = 1024;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+Bytes make_envelope(std::uint64_t sequence) {
+  Bytes out(kEnvelopeSize, 0x5a);
+  const std::int64_t t = now_ns();
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<std::uint8_t>(sequence >> (56 - 8 * i));
+  for (int i = 0; i < 8; ++i) out[8 + i] = static_cast<std::uint8_t>(t >> (56 - 8 * i));
+  return out;
+}
+
+std::int64_t sent_ns(const std::uint8_t* envelope) {
+  std::int64_t t = 0;
+  for (int i = 0; i < 8; ++i) t = (t << 8) | envelope[8 + i];
+  return t;
+}
+
+[[noreturn]] void die(const std::string& message) {
+  std::fprintf(stderr, "relay_load: %s\n", message.c_str());
+  std::exit(1);
+}
+
+template <typename T>
+T check(Result<T> r, const char* what) {
+  if (!r) die(std::string(what) + ": " + r.error().message());
+  return std::move(r).value();
+}
+void check(Result<void> r, const char* what) {
+  if (!r) die(std::string(what) + ": " + r.error().message());
+}
+
+// ---- child processes -----------------------------------------------------------------------
+
+struct Child {
+  pid_t pid = -1;
+  fs::path log;
+  ~Child() { stop(); }
+  void stop() {
+    if (pid > 0) {
+      ::kill(pid, SIGTERM);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      pid = -1;
+    }
+  }
+};
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void spawn(Child& child, std::vector<std::string> args, const fs::path& log) {
+  child.log = log;
+  const pid_t pid = ::fork();
+  if (pid < 0) die("fork failed");
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  child.pid = pid;
+}
+
+std::uint64_t rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+  }
+  return 0;
+}
+
+struct Relay {
+  Child child;
+  net::ClientOptions options;
+};
+
+void start_relay(Relay& relay, const fs::path& binary, const fs::path& dir) {
+  fs::create_directories(dir);
+  const fs::path config = dir / "relay.conf";
+  std::ofstream(config) << "max_connections = 60000\n"
+                           "queue_max_messages = 10000000\n"
+                           "queue_max_bytes = 100000000000\n"
+                           "requests_per_second = 10000000\nrequest_burst = 10000000\n"
+                           "rate_frames_per_second = 10000000\nrate_burst = 10000000\n";
+  spawn(relay.child,
+        {binary.string(), "--listen", "127.0.0.1:0", "--data", (dir / "data").string(), "--config",
+         config.string()},
+        dir / "relay.log");
+  for (int i = 0; i < 1000; ++i) {
+    const std::string log = read_all(relay.child.log);
+    const auto url = log.find("url: wss://127.0.0.1:");
+    const auto fp = log.find("fingerprint: ");
+    if (url != std::string::npos && fp != std::string::npos && log.size() >= fp + 13 + 64) {
+      relay.options.port = static_cast<std::uint16_t>(std::stoul(log.substr(url + 21)));
+      relay.options.fingerprint = check(from_hex(log.substr(fp + 13, 64)), "fingerprint");
+      relay.options.timeout_ms = 30'000;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  die("relay did not start: " + read_all(relay.child.log));
+}
+
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// ---- relay protocol helpers ----------------------------------------------------------------
+
+struct Conn {
+  std::unique_ptr<net::Client> client;
+  relay::RelayClientCodec codec;
+  wire::Challenge challenge{};
+};
+
+wire::RelayFrame wait_reply(Conn& c, wire::RequestId id) {
+  while (true) {
+    const Bytes frame = check(c.client->receive(), "receive");
+    auto parsed = check(relay::RelayClientCodec::parse(frame), "parse");
+    if (parsed.request_id == id) return parsed;
+  }
+}
+
+Conn open_conn(const net::ClientOptions& options) {
+  Conn c;
+  c.client = check(net::Client::connect(options), "connect");
+  check(c.client->send(check(c.codec.hello(), "hello")), "send hello");
+  auto reply = wait_reply(c, c.codec.last_request_id());
+  c.challenge = std::get<wire::ChallengeReply>(reply.message).challenge;
+  return c;
+}
+
+struct Queue {
+  crypto::Ed25519KeyPair key;
+  wire::QueueCreated ids;
+};
+
+Queue make_queue(const net::ClientOptions& options) {
+  crypto::SystemRng rng;
+  Queue q{crypto::ed25519_generate(rng), {}};
+  Conn c = open_conn(options);
+  check(c.client->send(check(c.codec.create_queue(q.key.public_key), "create")), "send");
+  q.ids = std::get<wire::QueueCreated>(wait_reply(c, c.codec.last_request_id()).message);
+  return q;
+}
+
+void subscribe(Conn& c, const Queue& q) {
+  check(c.client->send(check(c.codec.subscribe(q.ids.recipient_id, q.key.private_key, c.challenge),
+                             "subscribe")),
+        "send");
+  const auto reply = wait_reply(c, c.codec.last_request_id());
+  if (!std::holds_alternative<wire::Ok>(reply.message)) die("subscribe refused");
+}
+
+// ---- measurement ---------------------------------------------------------------------------
+
+struct Outcome {
+  std::string system;
+  std::string load;
+  double seconds = 0;
+  std::uint64_t messages = 0;
+  std::vector<std::int64_t> latencies_ns;
+  [[nodiscard]] double rate() const { return seconds > 0 ? messages / seconds : 0; }
+  [[nodiscard]] double percentile_ms(double p) {
+    if (latencies_ns.empty()) return 0;
+    std::sort(latencies_ns.begin(), latencies_ns.end());
+    const std::size_t i =
+        std::min(latencies_ns.size() - 1, static_cast<std::size_t>(p * latencies_ns.size()));
+    return latencies_ns[i] / 1e6;
+  }
+};
+
+// A Consumer receives until it has seen `target` messages (set when depositing ends) or a
+// quiet period passes; it records deposit-to-delivery latency of each.
+struct LatencySink {
+  std::mutex mu;
+  std::vector<std::int64_t> latencies;
+  std::atomic<std::uint64_t> received{0};
+  void record(std::int64_t ns) {
+    std::lock_guard lock(mu);
+    latencies.push_back(ns);
+    received.fetch_add(1);
+  }
+};
+
+// Runs `depositors` threads that each call deposit_one() (returns false when it should stop)
+// for `seconds`; returns how many deposits were acknowledged and the elapsed time.
+template <typename DepositLoop>
+std::pair<std::uint64_t, double> run_depositors(int depositors, double seconds,
+                                                DepositLoop make_loop) {
+  std::atomic<std::uint64_t> acked{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  const auto start = Clock::now();
+  for (int i = 0; i < depositors; ++i) {
+    threads.emplace_back([&, i] { acked.fetch_add(make_loop(i, stop)); });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop.store(true);
+  for (auto& t : threads) t.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  return {acked.load(), elapsed};
+}
+
+Outcome relay_run(const net::ClientOptions& options, int depositors, int window, double seconds,
+                  const std::string& load) {
+  const Queue q = make_queue(options);
+  LatencySink sink;
+  std::atomic<std::uint64_t> target{~0ULL};
+  std::thread consumer([&] {
+    Conn c = open_conn(options);
+    subscribe(c, q);
+    while (sink.received.load() < target.load()) {
+      auto frame = c.client->receive_for(5'000);
+      if (!frame) break;
+      auto parsed = relay::RelayClientCodec::parse(*frame);
+      if (!parsed) die("bad frame from relay");
+      if (auto* d = std::get_if<wire::Delivery>(&parsed->message)) {
+        sink.record(now_ns() - sent_ns(d->envelope.data()));
+        // Acknowledge without waiting for the reply (replies are skipped above).
+        check(c.client->send(check(c.codec.ack(q.ids.recipient_id, d->message_id), "ack")),
+              "send ack");
+      }
+    }
+  });
+  std::atomic<std::uint64_t> sequence{0};
+  auto [acked, elapsed] = run_depositors(depositors, seconds, [&](int, std::atomic<bool>& stop) {
+    Conn c = open_conn(options);
+    std::uint64_t ok = 0;
+    int outstanding = 0;
+    while (!stop.load() || outstanding > 0) {
+      while (!stop.load() && outstanding < window) {
+        check(
+            c.client->send(check(
+                c.codec.deposit(q.ids.sender_id, make_envelope(sequence.fetch_add(1))), "deposit")),
+            "send deposit");
+        ++outstanding;
+      }
+      const Bytes frame = check(c.client->receive(), "deposit reply");
+      const auto parsed = check(relay::RelayClientCodec::parse(frame), "parse");
+      --outstanding;
+      if (std::holds_alternative<wire::Ok>(parsed.message)) {
+        ++ok;
+      } else {
+        die("deposit refused");
+      }
+    }
+    return ok;
+  });
+  target.store(acked);
+  consumer.join();
+  Outcome out{"backchannel-relay", load, elapsed, acked, std::move(sink.latencies)};
+  if (sink.received.load() < acked) {
+    std::fprintf(stderr, "relay_load: consumer saw %llu of %llu\n",
+                 static_cast<unsigned long long>(sink.received.load()),
+                 static_cast<unsigned long long>(acked));
+  }
+  return out;
+}
+
+redisContext* redis_connect(std::uint16_t port) {
+  redisContext* c = redisConnect("127.0.0.1", port);
+  if (c == nullptr || c->err) die("cannot connect to redis");
+  return c;
+}
+
+Outcome redis_run(std::uint16_t port, int depositors, int window, double seconds,
+                  const std::string& load, const std::string& key) {
+  LatencySink sink;
+  std::atomic<std::uint64_t> target{~0ULL};
+  std::thread consumer([&] {
+    redisContext* c = redis_connect(port);
+    while (sink.received.load() < target.load()) {
+      auto* reply =
+          static_cast<redisReply*>(redisCommand(c, "BLMPOP 0.5 1 %s RIGHT COUNT 512", key.c_str()));
+      if (reply == nullptr) die("redis BLMPOP failed");
+      const std::int64_t now = now_ns();
+      if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
+        const redisReply* items = reply->element[1];
+        for (std::size_t i = 0; i < items->elements; ++i) {
+          sink.record(now - sent_ns(reinterpret_cast<const std::uint8_t*>(items->element[i]->str)));
+        }
+      }
+      freeReplyObject(reply);
+    }
+    redisFree(c);
+  });
+  std::atomic<std::uint64_t> sequence{0};
+  auto [acked, elapsed] = run_depositors(depositors, seconds, [&](int, std::atomic<bool>& stop) {
+    redisContext* c = redis_connect(port);
+    std::uint64_t ok = 0;
+    int outstanding = 0;
+    while (!stop.load() || outstanding > 0) {
+      while (!stop.load() && outstanding < window) {
+        const Bytes env = make_envelope(sequence.fetch_add(1));
+        redisAppendCommand(c, "LPUSH %s %b", key.c_str(), env.data(), env.size());
+        ++outstanding;
+      }
+      void* reply = nullptr;
+      if (redisGetReply(c, &reply) != REDIS_OK || reply == nullptr) die("redis LPUSH failed");
+      if (static_cast<redisReply*>(reply)->type == REDIS_REPLY_INTEGER) ++ok;
+      freeReplyObject(reply);
+      --outstanding;
+    }
+    redisFree(c);
+    return ok;
+  });
+  target.store(acked);
+  consumer.join();
+  return Outcome{"redis (AOF, fsync always)", load, elapsed, acked, std::move(sink.latencies)};
+}
+
+std::string metric_line(const net::ClientOptions& options, const std::string& name) {
+  const auto reply = net::https_get(options, "/metrics");
+  if (!reply) return "?";
+  const auto at = reply->body.find("\n" + name + " ");
+  if (at == std::string::npos) return "?";
+  const auto end = reply->body.find('\n', at + 1);
+  return reply->body.substr(at + 2 + name.size(), end - at - 2 - name.size());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  fs::path binary = fs::path(BC_BINARY_DIR) / "bin" / "backchannel-relay";
+  double seconds = 5;
+  int idle = 10'000;
+  bool with_redis = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--relay" && i + 1 < argc) {
+      binary = argv[++i];
+    } else if (a == "--seconds" && i + 1 < argc) {
+      seconds = std::stod(argv[++i]);
+    } else if (a == "--idle" && i + 1 < argc) {
+      idle = std::stoi(argv[++i]);
+    } else if (a == "--no-redis") {
+      with_redis = false;
+    } else {
+      std::fprintf(stderr,
+                   "usage: relay_load [--relay BIN] [--seconds S] [--idle N] [--no-redis]\n");
+      return 2;
+    }
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  // Idle connections need descriptors on both ends (the client side uses four per connection).
+  rlimit files{200'000, 200'000};
+  if (::setrlimit(RLIMIT_NOFILE, &files) != 0) {
+    ::getrlimit(RLIMIT_NOFILE, &files);
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
+  const fs::path work = fs::temp_directory_path() / ("bc-relay-load-" + std::to_string(::getpid()));
+  fs::create_directories(work);
+
+  struct Load {
+    std::string name;
+    int depositors;
+    int window;
+  };
+  const std::vector<Load> loads = {{"1 depositor, waits on each ack", 1, 1},
+                                   {"16 depositors, each waits on each ack", 16, 1},
+                                   {"1 depositor, pipelined (window 256)", 1, 256}};
+  std::vector<Outcome> outcomes;
+  {
+    Relay relay;
+    start_relay(relay, binary, work / "relay");
+    for (const auto& l : loads) {
+      outcomes.push_back(relay_run(relay.options, l.depositors, l.window, seconds, l.name));
+    }
+    relay.child.stop();
+  }
+  if (with_redis) {
+    Child redis;
+    const std::uint16_t port = free_port();
+    fs::create_directories(work / "redis");
+    spawn(redis,
+          {"redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1", "--dir",
+           (work / "redis").string(), "--appendonly", "yes", "--appendfsync", "always", "--save",
+           "", "--daemonize", "no", "--protected-mode", "yes"},
+          work / "redis.log");
+    for (int i = 0; i < 500; ++i) {
+      redisContext* c = redisConnect("127.0.0.1", port);
+      const bool up = c != nullptr && c->err == 0;
+      if (c != nullptr) redisFree(c);
+      if (up) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    int n = 0;
+    for (const auto& l : loads) {
+      outcomes.push_back(
+          redis_run(port, l.depositors, l.window, seconds, l.name, "q" + std::to_string(n++)));
+    }
+  }
+
+  std::printf(
+      "\n| load | system | msgs/s | p50 ms | p99 ms | messages |\n|---|---|---:|---:|---:|---:|\n");
+  for (auto& o : outcomes) {
+    std::printf("| %s | %s | %.0f | %.2f | %.2f | %llu |\n", o.load.c_str(), o.system.c_str(),
+                o.rate(), o.percentile_ms(0.50), o.percentile_ms(0.99),
+                static_cast<unsigned long long>(o.messages));
+  }
+  if (with_redis) {
+    std::printf("\n| load | relay / redis throughput |\n|---|---:|\n");
+    for (std::size_t i = 0; i < loads.size(); ++i) {
+      std::printf("| %s | %.2f |\n", loads[i].name.c_str(),
+                  outcomes[i].rate() / outcomes[i + loads.size()].rate());
+    }
+  }
+  std::fflush(stdout);
+
+  // Idle connections: relay RSS before and after `idle` TLS WebSocket connections that sent Hello.
+  if (idle > 0) {
+    Relay relay;
+    start_relay(relay, binary, work / "idle");
+    std::vector<Conn> conns;
+    conns.reserve(idle);
+    {
+      Conn warm = open_conn(relay.options);  // first-use allocations are not per-connection
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const std::uint64_t before = rss_kib(relay.child.pid);
+    for (int i = 0; i < idle; ++i) conns.push_back(open_conn(relay.options));
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const std::uint64_t after = rss_kib(relay.child.pid);
+    std::printf(
+        "\nidle connections: %d open (relay reports %s), relay RSS %llu KiB -> %llu KiB, "
+        "%.2f KiB per connection\n",
+        idle, metric_line(relay.options, "bc_transport_connections_open").c_str(),
+        static_cast<unsigned long long>(before), static_cast<unsigned long long>(after),
+        static_cast<double>(after - before) / idle);
+    conns.clear();
+    relay.child.stop();
+  }
+
+  // Slow consumer: a subscriber that never reads while 4 depositors push 1 KiB envelopes.
+  {
+    Relay relay;
+    start_relay(relay, binary, work / "slow");
+    const Queue q = make_queue(relay.options);
+    Conn slow = open_conn(relay.options);
+    subscribe(slow, q);
+    const std::uint64_t before = rss_kib(relay.child.pid);
+    std::atomic<std::uint64_t> peak{before};
+    std::atomic<bool> sampling{true};
+    std::thread sampler([&] {
+      while (sampling.load()) {
+        peak.store(std::max(peak.load(), rss_kib(relay.child.pid)));
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    });
+    std::atomic<std::uint64_t> sequence{0};
+    auto [acked, elapsed] = run_depositors(4, seconds, [&](int, std::atomic<bool>& stop) {
+      Conn c = open_conn(relay.options);
+      std::uint64_t ok = 0;
+      while (!stop.load()) {
+        check(
+            c.client->send(check(
+                c.codec.deposit(q.ids.sender_id, make_envelope(sequence.fetch_add(1))), "deposit")),
+            "send");
+        (void)wait_reply(c, c.codec.last_request_id());
+        ++ok;
+      }
+      return ok;
+    });
+    sampling.store(false);
+    sampler.join();
+    std::printf(
+        "slow consumer: %llu envelopes (%.1f MiB) deposited in %.1f s for a reader that "
+        "never reads; relay RSS %llu KiB before, peak %llu KiB; write-queue overflows: "
+        "%s\n",
+        static_cast<unsigned long long>(acked), acked * kEnvelopeSize / 1048576.0, elapsed,
+        static_cast<unsigned long long>(before), static_cast<unsigned long long>(peak.load()),
+        metric_line(relay.options, "bc_transport_write_queue_overflows_total").c_str());
+    relay.child.stop();
+  }
+  std::error_code ec;
+  fs::remove_all(work, ec);
+  return 0;
+}
