@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -233,6 +234,9 @@ struct PairCase {
   std::uint32_t seed;
   const char* name;
 };
+
+// PrintTo names a case in gtest output.
+void PrintTo(const PairCase& c, std::ostream* os) { *os << c.name; }
 
 class InteropTest : public ::testing::TestWithParam<PairCase> {
  protected:
