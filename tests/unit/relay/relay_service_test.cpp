@@ -366,6 +366,22 @@ TEST_F(RelayServiceTest, ExpiredEnvelopesArePurgedAndNeverDelivered) {
   EXPECT_EQ(metric(m, "bc_relay_stored_envelopes"), 1u);
 }
 
+TEST_F(RelayServiceTest, ExpiredButNotYetPurgedIsNotDelivered) {
+  RelayConfig config;
+  config.purge_interval_ms = 365LL * 24 * 3600 * 1000;  // no purge after the first batch
+  start(config);
+  Client c = connect();
+  Owner q = create_queue(c);
+  EXPECT_TRUE(is_ok(deposit(c, q.sender_id, envelope(1))));
+  clock_.advance(config.message_ttl_ms + 1);
+  EXPECT_TRUE(is_ok(deposit(c, q.sender_id, envelope(2))));
+  EXPECT_TRUE(is_ok(subscribe(c, q)));
+  std::vector<wire::Delivery> got = deliveries(c);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].message_id, 2u);
+  EXPECT_EQ(metric(relay_->metrics_text(), "bc_relay_expired_envelopes_total"), 0u);
+}
+
 TEST_F(RelayServiceTest, BundleOneTimePrekeysAreHandedOutOnce) {
   start();
   Client owner = connect();

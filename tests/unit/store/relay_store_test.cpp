@@ -13,6 +13,12 @@
 namespace bc::store {
 namespace {
 
+// err is the error kind of a result, or Errc{} (no kind) when it holds a value.
+template <typename T>
+Errc err(const Result<T>& r) {
+  return r.has_value() ? Errc{} : r.error().code;
+}
+
 namespace fs = std::filesystem;
 
 // TempDir is a unique directory removed at the end of the test.
@@ -128,8 +134,8 @@ TYPED_TEST(RelayStoreConformance, CreateAndFindQueueByEitherId) {
   this->w([&](RelayStoreTxn& t) {
     EXPECT_EQ(t.find_queue(q.recipient_id).value_or(RelayQueueRecord{}), q);
     EXPECT_EQ(t.find_queue_by_sender(q.sender_id).value_or(RelayQueueRecord{}), q);
-    EXPECT_EQ(t.find_queue(q.sender_id).error().code, Errc::kNotFound);
-    EXPECT_EQ(t.find_queue_by_sender(q.recipient_id).error().code, Errc::kNotFound);
+    EXPECT_EQ(err(t.find_queue(q.sender_id)), Errc::kNotFound);
+    EXPECT_EQ(err(t.find_queue_by_sender(q.recipient_id)), Errc::kNotFound);
     EXPECT_EQ(t.queue_usage(q.recipient_id).value_or(RelayUsage{9, 9}), RelayUsage{});
   });
   EXPECT_EQ(this->stats(), (RelayStoreStats{1, RelayUsage{}}));
@@ -143,9 +149,9 @@ TYPED_TEST(RelayStoreConformance, CreateRefusesAReusedId) {
   RelayQueueRecord crossed = make_queue(3);
   crossed.sender_id = q.recipient_id;
   this->w([&](RelayStoreTxn& t) {
-    EXPECT_EQ(t.create_queue(same_sender).error().code, Errc::kConflict);
-    EXPECT_EQ(t.create_queue(crossed).error().code, Errc::kConflict);
-    EXPECT_EQ(t.create_queue(q).error().code, Errc::kConflict);
+    EXPECT_EQ(err(t.create_queue(same_sender)), Errc::kConflict);
+    EXPECT_EQ(err(t.create_queue(crossed)), Errc::kConflict);
+    EXPECT_EQ(err(t.create_queue(q)), Errc::kConflict);
   });
   EXPECT_EQ(this->stats().queues, 1u);
 }
@@ -169,8 +175,8 @@ TYPED_TEST(RelayStoreConformance, AppendAssignsIncreasingIdsAndListsInOrder) {
 
 TYPED_TEST(RelayStoreConformance, AppendToUnknownQueueIsNotFound) {
   this->w([&](RelayStoreTxn& t) {
-    EXPECT_EQ(t.append_envelope(qid(99), Bytes(256, 0), 1).error().code, Errc::kNotFound);
-    EXPECT_EQ(t.list_envelopes(qid(99), 0, 0, 10).error().code, Errc::kNotFound);
+    EXPECT_EQ(err(t.append_envelope(qid(99), Bytes(256, 0), 1)), Errc::kNotFound);
+    EXPECT_EQ(err(t.list_envelopes(qid(99), 0, 0, 10)), Errc::kNotFound);
   });
 }
 
@@ -184,10 +190,8 @@ TYPED_TEST(RelayStoreConformance, QuotaOnCountAndBytes) {
   this->append(by_bytes.sender_id, 1024, 1);
   this->append(by_bytes.sender_id, 256, 1);
   this->w([&](RelayStoreTxn& t) {
-    EXPECT_EQ(t.append_envelope(by_count.sender_id, Bytes(256, 0), 1).error().code,
-              Errc::kLimitExceeded);
-    EXPECT_EQ(t.append_envelope(by_bytes.sender_id, Bytes(256, 0), 1).error().code,
-              Errc::kLimitExceeded);
+    EXPECT_EQ(err(t.append_envelope(by_count.sender_id, Bytes(256, 0), 1)), Errc::kLimitExceeded);
+    EXPECT_EQ(err(t.append_envelope(by_bytes.sender_id, Bytes(256, 0), 1)), Errc::kLimitExceeded);
   });
   EXPECT_EQ(this->list(by_count.recipient_id).size(), 2u);
   // Acknowledging frees the quota, and ids are not reused.
@@ -202,9 +206,9 @@ TYPED_TEST(RelayStoreConformance, DeleteEnvelope) {
   this->append(q.sender_id, 1024, 1);
   this->w([&](RelayStoreTxn& t) {
     EXPECT_EQ(t.delete_envelope(q.recipient_id, 2).value_or(0), 1024u);
-    EXPECT_EQ(t.delete_envelope(q.recipient_id, 2).error().code, Errc::kNotFound);
-    EXPECT_EQ(t.delete_envelope(q.recipient_id, 77).error().code, Errc::kNotFound);
-    EXPECT_EQ(t.delete_envelope(q.sender_id, 1).error().code, Errc::kNotFound);
+    EXPECT_EQ(err(t.delete_envelope(q.recipient_id, 2)), Errc::kNotFound);
+    EXPECT_EQ(err(t.delete_envelope(q.recipient_id, 77)), Errc::kNotFound);
+    EXPECT_EQ(err(t.delete_envelope(q.sender_id, 1)), Errc::kNotFound);
     EXPECT_EQ(t.queue_usage(q.recipient_id).value_or(RelayUsage{}), (RelayUsage{1, 256}));
   });
   ASSERT_EQ(this->list(q.recipient_id).size(), 1u);
@@ -221,9 +225,9 @@ TYPED_TEST(RelayStoreConformance, DeleteQueueRemovesEverything) {
   this->w([&](RelayStoreTxn& t) {
     ASSERT_TRUE(t.put_bundle(q.recipient_id, StoredBundle{Bytes{1}, Bytes{2}, {Bytes{3}}}));
     EXPECT_EQ(t.delete_queue(q.recipient_id).value_or(RelayUsage{}), (RelayUsage{1, 256}));
-    EXPECT_EQ(t.delete_queue(q.recipient_id).error().code, Errc::kNotFound);
-    EXPECT_EQ(t.find_queue_by_sender(q.sender_id).error().code, Errc::kNotFound);
-    EXPECT_EQ(t.take_bundle(q.sender_id).error().code, Errc::kNotFound);
+    EXPECT_EQ(err(t.delete_queue(q.recipient_id)), Errc::kNotFound);
+    EXPECT_EQ(err(t.find_queue_by_sender(q.sender_id)), Errc::kNotFound);
+    EXPECT_EQ(err(t.take_bundle(q.sender_id)), Errc::kNotFound);
   });
   EXPECT_EQ(this->stats(), (RelayStoreStats{1, RelayUsage{1, 256}}));
   // The ids may be registered again afterwards and start empty.
@@ -255,9 +259,8 @@ TYPED_TEST(RelayStoreConformance, BundleHandsOutEachOneTimePrekeyOnce) {
   const RelayQueueRecord q = make_queue(1);
   this->create(q);
   this->w([&](RelayStoreTxn& t) {
-    EXPECT_EQ(t.take_bundle(q.sender_id).error().code, Errc::kNotFound);
-    EXPECT_EQ(t.put_bundle(qid(200), StoredBundle{Bytes{1}, Bytes{2}, {}}).error().code,
-              Errc::kNotFound);
+    EXPECT_EQ(err(t.take_bundle(q.sender_id)), Errc::kNotFound);
+    EXPECT_EQ(err(t.put_bundle(qid(200), StoredBundle{Bytes{1}, Bytes{2}, {}})), Errc::kNotFound);
     ASSERT_TRUE(
         t.put_bundle(q.recipient_id, StoredBundle{Bytes{1}, Bytes{2}, {Bytes{10}, Bytes{11}}}));
   });
@@ -275,9 +278,8 @@ TYPED_TEST(RelayStoreConformance, BundleHandsOutEachOneTimePrekeyOnce) {
   EXPECT_EQ(handed[1], Bytes{11});
   EXPECT_EQ(handed[2], std::nullopt);
   // Taking by recipient id is not allowed: only the sender id names the bundle.
-  this->w([&](RelayStoreTxn& t) {
-    EXPECT_EQ(t.take_bundle(q.recipient_id).error().code, Errc::kNotFound);
-  });
+  this->w(
+      [&](RelayStoreTxn& t) { EXPECT_EQ(err(t.take_bundle(q.recipient_id)), Errc::kNotFound); });
 }
 
 TYPED_TEST(RelayStoreConformance, PublishReplacesTheBundle) {
@@ -304,14 +306,12 @@ TYPED_TEST(RelayStoreConformance, FailedTransactionChangesNothing) {
     return fail(Errc::kUnavailable, "simulated failure");
   });
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, Errc::kUnavailable);
+  EXPECT_EQ(err(r), Errc::kUnavailable);
   std::vector<StoredEnvelope> left = this->list(q.recipient_id);
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left[0].message_id, 1u);
   EXPECT_EQ(this->stats(), (RelayStoreStats{1, RelayUsage{1, 256}}));
-  this->w([&](RelayStoreTxn& t) {
-    EXPECT_EQ(t.take_bundle(q.sender_id).error().code, Errc::kNotFound);
-  });
+  this->w([&](RelayStoreTxn& t) { EXPECT_EQ(err(t.take_bundle(q.sender_id)), Errc::kNotFound); });
   // The message-id counter did not move either.
   EXPECT_EQ(this->append(q.sender_id, 256, 3), 2u);
 }
@@ -417,7 +417,7 @@ TEST(SqliteRelayStore, UsesWalModeAndASchemaVersion) {
   sqlite3_close(db);
   Result<std::unique_ptr<RelayStore>> again = open_sqlite_store(file);
   ASSERT_FALSE(again.has_value());
-  EXPECT_EQ(again.error().code, Errc::kUnsupportedVersion);
+  EXPECT_EQ(err(again), Errc::kUnsupportedVersion);
 }
 
 TEST(SqliteRelayStore, RefusesASecondOpenOfTheSameFile) {
@@ -427,7 +427,7 @@ TEST(SqliteRelayStore, RefusesASecondOpenOfTheSameFile) {
   ASSERT_TRUE(first.has_value());
   auto second = open_sqlite_store(file);
   ASSERT_FALSE(second.has_value());
-  EXPECT_EQ(second.error().code, Errc::kUnavailable);
+  EXPECT_EQ(err(second), Errc::kUnavailable);
 }
 
 TEST(SqliteRelayStore, RefusesAFileThatIsNotARelayStore) {
@@ -439,7 +439,7 @@ TEST(SqliteRelayStore, RefusesAFileThatIsNotARelayStore) {
   }
   Result<std::unique_ptr<RelayStore>> r = open_sqlite_store(garbage);
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, Errc::kMalformed);
+  EXPECT_EQ(err(r), Errc::kMalformed);
   EXPECT_EQ(fs::file_size(garbage), 8192u);  // untouched
 
   const fs::path other = dir.path() / "other.sqlite3";
@@ -449,14 +449,14 @@ TEST(SqliteRelayStore, RefusesAFileThatIsNotARelayStore) {
   sqlite3_close(db);
   Result<std::unique_ptr<RelayStore>> r2 = open_sqlite_store(other);
   ASSERT_FALSE(r2.has_value());
-  EXPECT_EQ(r2.error().code, Errc::kMalformed);
+  EXPECT_EQ(err(r2), Errc::kMalformed);
 }
 
 TEST(SqliteRelayStore, MissingDirectoryIsUnavailable) {
   TempDir dir;
   Result<std::unique_ptr<RelayStore>> r = open_sqlite_store(dir.path() / "nope" / "relay.sqlite3");
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, Errc::kUnavailable);
+  EXPECT_EQ(err(r), Errc::kUnavailable);
 }
 
 }  // namespace

@@ -6,6 +6,12 @@
 namespace bc::wire {
 namespace {
 
+// err is the error kind of a result, or Errc{} (no kind) when it holds a value.
+template <typename T>
+Errc err(const Result<T>& r) {
+  return r.has_value() ? Errc{} : r.error().code;
+}
+
 QueueId id_of(std::uint8_t fill) {
   QueueId id;
   id.fill(fill);
@@ -76,7 +82,7 @@ TEST(RelayFrames, RejectsUnknownVersion) {
   wire[0] = 2;
   Result<RelayFrame> r = decode_relay_frame(wire);
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, Errc::kUnsupportedVersion);
+  EXPECT_EQ(err(r), Errc::kUnsupportedVersion);
 }
 
 TEST(RelayFrames, RejectsUnknownType) {
@@ -84,7 +90,7 @@ TEST(RelayFrames, RejectsUnknownType) {
     Bytes wire = {1, t, 0, 0, 0, 1};
     Result<RelayFrame> r = decode_relay_frame(wire);
     ASSERT_FALSE(r.has_value()) << int(t);
-    EXPECT_EQ(r.error().code, Errc::kMalformed);
+    EXPECT_EQ(err(r), Errc::kMalformed);
   }
 }
 
@@ -94,7 +100,7 @@ TEST(RelayFrames, RejectsTrailingBytes) {
     wire.push_back(0);
     Result<RelayFrame> r = decode_relay_frame(wire);
     ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code, Errc::kMalformed);
+    EXPECT_EQ(err(r), Errc::kMalformed);
   }
 }
 
@@ -115,7 +121,7 @@ TEST(RelayFrames, EnvelopeMustBeAPaddingBucket) {
   for (std::size_t size : {0, 1, 255, 257, 1000, 4097, 65535}) {
     Result<Bytes> r = encode_relay_frame({1, Deposit{id_of(1), Bytes(size, 1)}});
     ASSERT_FALSE(r.has_value()) << size;
-    EXPECT_EQ(r.error().code, Errc::kMalformed);
+    EXPECT_EQ(err(r), Errc::kMalformed);
   }
   // A hand-built deposit claiming 300 bytes.
   Bytes wire = {1, 0x04, 0, 0, 0, 1};
@@ -124,38 +130,35 @@ TEST(RelayFrames, EnvelopeMustBeAPaddingBucket) {
   append(wire, Bytes(300, 0));
   Result<RelayFrame> r = decode_relay_frame(wire);
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, Errc::kMalformed);
+  EXPECT_EQ(err(r), Errc::kMalformed);
 }
 
 TEST(RelayFrames, RejectsOversizedEnvelopeAndFrame) {
   Result<Bytes> r = encode_relay_frame({1, Deposit{id_of(1), Bytes(kMaxEnvelopeSize * 2, 1)}});
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, Errc::kLimitExceeded);
+  EXPECT_EQ(err(r), Errc::kLimitExceeded);
   // Length field claiming 128 KiB (the frame itself is short: must not allocate or read past).
   Bytes wire = {1, 0x04, 0, 0, 0, 1};
   append(wire, id_of(1));
   append(wire, Bytes{0, 0x02, 0, 0});
   Result<RelayFrame> d = decode_relay_frame(wire);
   ASSERT_FALSE(d.has_value());
-  EXPECT_EQ(d.error().code, Errc::kLimitExceeded);
+  EXPECT_EQ(err(d), Errc::kLimitExceeded);
   Bytes huge(kMaxRelayFrameSize + 1, 0);
   huge[0] = 1;
   Result<RelayFrame> h = decode_relay_frame(huge);
   ASSERT_FALSE(h.has_value());
-  EXPECT_EQ(h.error().code, Errc::kLimitExceeded);
+  EXPECT_EQ(err(h), Errc::kLimitExceeded);
 }
 
 TEST(RelayFrames, BundleCapsAreEnforcedBothWays) {
   PrekeyBundle too_many{Bytes(33, 1), Bytes(64, 1),
                         std::vector<Bytes>(kMaxOneTimePrekeys + 1, Bytes(33, 1))};
-  EXPECT_EQ(encode_relay_frame({1, PublishBundle{id_of(1), too_many}}).error().code,
-            Errc::kLimitExceeded);
+  EXPECT_EQ(err(encode_relay_frame({1, PublishBundle{id_of(1), too_many}})), Errc::kLimitExceeded);
   PrekeyBundle big_key{Bytes(kMaxIdentityKeySize + 1, 1), Bytes(64, 1), {}};
-  EXPECT_EQ(encode_relay_frame({1, PublishBundle{id_of(1), big_key}}).error().code,
-            Errc::kLimitExceeded);
+  EXPECT_EQ(err(encode_relay_frame({1, PublishBundle{id_of(1), big_key}})), Errc::kLimitExceeded);
   PrekeyBundle empty_key{Bytes{}, Bytes(64, 1), {}};
-  EXPECT_EQ(encode_relay_frame({1, PublishBundle{id_of(1), empty_key}}).error().code,
-            Errc::kMalformed);
+  EXPECT_EQ(err(encode_relay_frame({1, PublishBundle{id_of(1), empty_key}})), Errc::kMalformed);
   PrekeyBundle max{Bytes(kMaxIdentityKeySize, 1), Bytes(kMaxSignedPrekeySize, 2),
                    std::vector<Bytes>(kMaxOneTimePrekeys, Bytes(kMaxOneTimePrekeySize, 3))};
   const Bytes wire = encode_ok({1, PublishBundle{id_of(1), max}});
@@ -167,7 +170,7 @@ TEST(RelayFrames, BundleCapsAreEnforcedBothWays) {
   append(hand, id_of(1));
   append(hand, Bytes{0, 1, 9, 0, 1, 9});
   append(hand, Bytes{0, 201});
-  EXPECT_EQ(decode_relay_frame(hand).error().code, Errc::kLimitExceeded);
+  EXPECT_EQ(err(decode_relay_frame(hand)), Errc::kLimitExceeded);
 }
 
 TEST(RelayFrames, RequestIdRules) {
@@ -175,23 +178,23 @@ TEST(RelayFrames, RequestIdRules) {
   EXPECT_FALSE(encode_relay_frame({5, Delivery{id_of(1), 1, 1, Bytes(256, 0)}}).has_value());
   Bytes wire = encode_ok({1, Ok{}});
   wire[5] = 0;
-  EXPECT_EQ(decode_relay_frame(wire).error().code, Errc::kMalformed);
+  EXPECT_EQ(err(decode_relay_frame(wire)), Errc::kMalformed);
 }
 
 TEST(RelayFrames, RejectsBadFlagErrorCodeAndNegativeTime) {
   Bytes bundle = encode_ok({1, BundleReply{Bytes(1, 1), Bytes(1, 2), std::nullopt}});
   bundle.back() = 2;
-  EXPECT_EQ(decode_relay_frame(bundle).error().code, Errc::kMalformed);
+  EXPECT_EQ(err(decode_relay_frame(bundle)), Errc::kMalformed);
 
-  Bytes err = encode_ok({1, ErrorReply{RelayErrorCode::kInternal}});
-  err[7] = 99;
-  EXPECT_EQ(decode_relay_frame(err).error().code, Errc::kMalformed);
+  Bytes error_frame = encode_ok({1, ErrorReply{RelayErrorCode::kInternal}});
+  error_frame[7] = 99;
+  EXPECT_EQ(err(decode_relay_frame(error_frame)), Errc::kMalformed);
   EXPECT_FALSE(encode_relay_frame({1, ErrorReply{static_cast<RelayErrorCode>(0)}}).has_value());
 
   EXPECT_FALSE(encode_relay_frame({0, Delivery{id_of(1), 1, -1, Bytes(256, 0)}}).has_value());
   Bytes push = encode_ok({0, Delivery{id_of(1), 1, 5, Bytes(256, 0)}});
   push[kRelayHeaderSize + kQueueIdSize + 8] = 0x80;  // top bit of the time
-  EXPECT_EQ(decode_relay_frame(push).error().code, Errc::kMalformed);
+  EXPECT_EQ(err(decode_relay_frame(push)), Errc::kMalformed);
 }
 
 TEST(RelayFrames, ErrorNamesAreDocumentedStrings) {
