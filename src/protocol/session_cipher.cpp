@@ -334,8 +334,12 @@ Result<PreKeyDecryption> decrypt_prekey_message(
   out.sender_identity = identity;
   out.sender_registration_id = fields.registration_id;
 
-  if (record.has_state_with_base_key(base_key)) {
-    // Another message of a session we already set up from this base key.
+  if (const SessionState* known = record.find_state_with_base_key(base_key)) {
+    // Another message of a session we already set up from this base key. The identity it
+    // names must be that session's: the MAC covers the stored one, not the message's.
+    if (!(known->remote_identity == identity)) {
+      return fail(Errc::kAuthFailed, "identity key does not match the session");
+    }
     BC_ASSIGN_OR_RETURN(out.plaintext, decrypt_with_record(record, inner, their_ratchet, rng));
     return out;
   }

@@ -267,10 +267,13 @@ void SessionRecord::promote_previous_state(std::size_t index) {
   set_current_state(std::move(promoted));
 }
 
-bool SessionRecord::has_state_with_base_key(const PublicKey& base_key) const noexcept {
-  if (current_ && current_->alice_base_key == base_key) return true;
-  return std::any_of(previous_.begin(), previous_.end(),
-                     [&](const SessionState& s) { return s.alice_base_key == base_key; });
+const SessionState* SessionRecord::find_state_with_base_key(
+    const PublicKey& base_key) const noexcept {
+  if (current_ && current_->alice_base_key == base_key) return &*current_;
+  for (const auto& state : previous_) {
+    if (state.alice_base_key == base_key) return &state;
+  }
+  return nullptr;
 }
 
 void SessionRecord::serialize_to(Bytes& out) const {

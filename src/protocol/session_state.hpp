@@ -114,7 +114,12 @@ class SessionRecord {
   // Aborts on an index out of range (an invariant).
   void promote_previous_state(std::size_t index);
   // has_state_with_base_key: whether any state was set up from this X3DH base key.
-  [[nodiscard]] bool has_state_with_base_key(const PublicKey& base_key) const noexcept;
+  [[nodiscard]] bool has_state_with_base_key(const PublicKey& base_key) const noexcept {
+    return find_state_with_base_key(base_key) != nullptr;
+  }
+  // find_state_with_base_key returns the state set up from this X3DH base key, or null.
+  [[nodiscard]] const SessionState* find_state_with_base_key(
+      const PublicKey& base_key) const noexcept;
 
   // serialize renders the record in the format documented in docs/protocol.md ("BCSR" v1).
   // The output holds secret keys. Never fails.

@@ -149,6 +149,23 @@ TEST_F(SessionTest, TamperedPreKeyMessageLeavesNoSession) {
   expect_receive(bob_, a1, "hello");
 }
 
+TEST_F(SessionTest, RepeatedPreKeyMessageMustNameTheSessionsIdentity) {
+  start();
+  const auto a1 = send(alice_, "one");
+  auto a2 = send(alice_, "two");
+  expect_receive(bob_, a1, "one");
+  // a2 belongs to the session Bob already has; swap in another identity key (bytes 41..72
+  // of the raw key inside field 3) and it must be refused, not silently accepted.
+  auto fields = wire::decode_prekey_signal_message(a2.serialized);
+  ASSERT_TRUE(fields);
+  crypto::DeterministicRng rng(77);
+  fields->identity_key = IdentityKeyPair::generate(rng).public_key().serialize();
+  CiphertextMessage forged{MessageType::kPreKey, {}};
+  wire::encode_prekey_signal_message(*fields, forged.serialized);
+  expect_failure(bob_, forged, Errc::kAuthFailed);
+  expect_receive(bob_, a2, "two");
+}
+
 TEST_F(SessionTest, ForwardJumpBound) {
   start();
   expect_receive(bob_, send(alice_, "setup"), "setup");
