@@ -1,0 +1,367 @@
+// Integration tests of backchannel-relay over TLS: end to end, pinning, /healthz and /metrics,
+// malformed, truncated, oversized and slow input, full queues, command line and SIGTERM.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "crypto/random.hpp"
+#include "relay_harness.hpp"
+
+namespace bc::test {
+namespace {
+
+using wire::RelayErrorCode;
+
+crypto::Ed25519KeyPair owner_key() {
+  crypto::SystemRng rng;
+  return crypto::ed25519_generate(rng);
+}
+
+// A relay with a small idle timeout and handshake timeout so slow-input tests finish quickly.
+constexpr const char* kFastConfig =
+    "idle_timeout_ms = 3000\n"
+    "handshake_timeout_ms = 1500\n"
+    "write_queue_max_frames = 256\n"
+    "write_queue_max_bytes = 1048576\n"
+    "queue_max_messages = 100\n";
+
+class RelayBinaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::make_unique<TempDir>("bc-relay-it");
+    auto relay = RelayProcess::start(dir_->path() / "data", kFastConfig);
+    ASSERT_TRUE(relay) << relay.error().message();
+    relay_ = std::move(*relay);
+  }
+
+  std::unique_ptr<RelayConn> connect() {
+    auto conn = RelayConn::open(relay_->options());
+    EXPECT_TRUE(conn) << conn.error().message();
+    if (!conn) return nullptr;
+    auto challenge = (*conn)->hello();
+    EXPECT_TRUE(challenge) << challenge.error().message();
+    return std::move(*conn);
+  }
+
+  // expect_usable checks that a fresh connection still gets answers (the relay survived).
+  void expect_usable() {
+    auto conn = connect();
+    ASSERT_NE(conn, nullptr);
+    const auto key = owner_key();
+    EXPECT_TRUE(conn->create_queue(key.public_key));
+  }
+
+  // expect_closed checks that the relay closes `conn` (reads end in an error, not a reply).
+  static void expect_closed(RelayConn& conn) {
+    const auto frame = conn.client().receive_for(20'000);
+    EXPECT_FALSE(frame);
+  }
+
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<RelayProcess> relay_;
+};
+
+TEST_F(RelayBinaryTest, DepositSubscribePushAckEndToEnd) {
+  const auto key = owner_key();
+  auto owner = connect();
+  ASSERT_NE(owner, nullptr);
+  const auto queue = owner->create_queue(key.public_key);
+  ASSERT_TRUE(queue) << queue.error().message();
+
+  // Deposits made before the owner subscribes are stored and pushed on subscription, in order.
+  auto sender = connect();
+  ASSERT_NE(sender, nullptr);
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    const auto reply = sender->deposit(queue->sender_id, envelope_with(i, 1024));
+    ASSERT_TRUE(reply) << reply.error().message();
+    ASSERT_TRUE(std::holds_alternative<wire::Ok>(*reply));
+  }
+  ASSERT_TRUE(owner->subscribe(queue->recipient_id, key.private_key));
+  std::vector<wire::MessageId> ids;
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    const auto d = owner->next_delivery();
+    ASSERT_TRUE(d) << d.error().message();
+    EXPECT_EQ(d->recipient_id, queue->recipient_id);
+    EXPECT_EQ(sequence_of(d->envelope), i);
+    EXPECT_EQ(d->envelope.size(), 1024u);
+    ids.push_back(d->message_id);
+  }
+  // A deposit while subscribed is pushed at once.
+  ASSERT_TRUE(sender->deposit(queue->sender_id, envelope_with(4)));
+  const auto live = owner->next_delivery();
+  ASSERT_TRUE(live);
+  EXPECT_EQ(sequence_of(live->envelope), 4u);
+  ids.push_back(live->message_id);
+  // Acknowledge all but the last; after reconnecting only the last comes back.
+  for (std::size_t i = 0; i + 1 < ids.size(); ++i) {
+    ASSERT_TRUE(owner->ack(queue->recipient_id, ids[i]));
+  }
+  owner.reset();
+  auto again = connect();
+  ASSERT_NE(again, nullptr);
+  ASSERT_TRUE(again->subscribe(queue->recipient_id, key.private_key));
+  const auto redelivered = again->next_delivery();
+  ASSERT_TRUE(redelivered);
+  EXPECT_EQ(sequence_of(redelivered->envelope), 4u);
+  ASSERT_TRUE(again->ack(queue->recipient_id, redelivered->message_id));
+
+  // The relay logs no queue ids at the default level.
+  const std::string log = relay_->log();
+  EXPECT_EQ(log.find(to_hex(queue->sender_id)), std::string::npos);
+  EXPECT_EQ(log.find(to_hex(queue->recipient_id)), std::string::npos);
+  EXPECT_EQ(log.find(to_hex(key.public_key.view())), std::string::npos);
+}
+
+TEST_F(RelayBinaryTest, WrongPinIsRefused) {
+  auto options = relay_->options();
+  options.fingerprint[0] ^= 0x01;
+  const auto conn = net::Client::connect(options);
+  ASSERT_FALSE(conn);
+  EXPECT_EQ(conn.error().code, Errc::kAuthFailed);
+  const auto get = net::https_get(options, "/healthz");
+  ASSERT_FALSE(get);
+  EXPECT_EQ(get.error().code, Errc::kAuthFailed);
+  options.fingerprint.clear();
+  const auto no_pin = net::Client::connect(options);
+  ASSERT_FALSE(no_pin);
+  EXPECT_EQ(no_pin.error().code, Errc::kAuthFailed);
+  expect_usable();
+}
+
+TEST_F(RelayBinaryTest, HealthzAndMetrics) {
+  const auto health = net::https_get(relay_->options(), "/healthz");
+  ASSERT_TRUE(health) << health.error().message();
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(health->body, "ok\n");
+
+  auto conn = connect();
+  ASSERT_NE(conn, nullptr);
+  const auto metrics = net::https_get(relay_->options(), "/metrics");
+  ASSERT_TRUE(metrics) << metrics.error().message();
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("\nbc_transport_connections_open "), std::string::npos);
+  EXPECT_NE(metrics->body.find("\nbc_transport_frames_in_total "), std::string::npos);
+  EXPECT_NE(metrics->body.find("\nbc_transport_frames_rejected_total "), std::string::npos);
+  EXPECT_NE(metrics->body.find("\nbc_relay_deposits_total "), std::string::npos);
+  EXPECT_NE(metrics->body.find("bc_relay_fsync_seconds"), std::string::npos);
+
+  const auto missing = net::https_get(relay_->options(), "/nothing");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+}
+
+TEST_F(RelayBinaryTest, MalformedRelayFrameClosesOnlyThatConnection) {
+  auto bystander = connect();
+  ASSERT_NE(bystander, nullptr);
+  auto bad = connect();
+  ASSERT_NE(bad, nullptr);
+  const Bytes junk = {0x01, 0xee, 0, 0, 0, 9, 1, 2, 3};
+  ASSERT_TRUE(bad->client().send(junk));
+  // The relay may answer malformed before closing; either way the connection ends.
+  bool closed = false;
+  for (int i = 0; i < 3 && !closed; ++i) closed = !bad->client().receive_for(20'000);
+  EXPECT_TRUE(closed);
+  const auto key = owner_key();
+  EXPECT_TRUE(bystander->create_queue(key.public_key));
+  expect_usable();
+}
+
+TEST_F(RelayBinaryTest, InvalidWebSocketBytesCloseOnlyThatConnection) {
+  auto bystander = connect();
+  ASSERT_NE(bystander, nullptr);
+  auto bad = connect();
+  ASSERT_NE(bad, nullptr);
+  // An unmasked client frame with reserved bits and opcode set: a protocol violation.
+  const Bytes junk = {0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00};
+  ASSERT_TRUE(bad->client().send_raw(junk));
+  expect_closed(*bad);
+  const auto key = owner_key();
+  EXPECT_TRUE(bystander->create_queue(key.public_key));
+}
+
+TEST_F(RelayBinaryTest, OversizedFrameClosesOnlyThatConnection) {
+  auto bystander = connect();
+  ASSERT_NE(bystander, nullptr);
+  auto bad = connect();
+  ASSERT_NE(bad, nullptr);
+  const Bytes huge(64 * 1024 + 4096, 0x42);
+  (void)bad->client().send(huge);  // the relay may close before the whole frame is written
+  expect_closed(*bad);
+  const auto key = owner_key();
+  EXPECT_TRUE(bystander->create_queue(key.public_key));
+  const auto metrics = net::https_get(relay_->options(), "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->body.find("\nbc_transport_frames_rejected_total 0\n"), std::string::npos);
+}
+
+TEST_F(RelayBinaryTest, TruncatedFrameFromSlowClientIsClosedAtIdleTimeout) {
+  auto slow = connect();
+  ASSERT_NE(slow, nullptr);
+  // A masked binary frame header announcing 1000 bytes, then only 10 of them, then silence.
+  Bytes partial = {0x82, 0x80 | 126, 0x03, 0xe8, 1, 2, 3, 4};
+  partial.insert(partial.end(), 10, 0x33);
+  ASSERT_TRUE(slow->client().send_raw(partial));
+  // The bystander arrives halfway through the slow client's idle timeout (3 s), so that it is
+  // still well inside its own when the slow one is dropped.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto bystander = connect();
+  ASSERT_NE(bystander, nullptr);
+  expect_closed(*slow);
+  const auto key = owner_key();
+  EXPECT_TRUE(bystander->create_queue(key.public_key));
+}
+
+TEST_F(RelayBinaryTest, SlowlorisHandshakeIsClosedAtHandshakeTimeout) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(relay_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  // Two bytes of a TLS record header, then nothing: the relay must hang up on its own.
+  const unsigned char start[2] = {0x16, 0x03};
+  ASSERT_EQ(::send(fd, start, sizeof start, 0), 2);
+  pollfd pfd{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 30'000), 1) << "relay kept a stalled handshake open";
+  char buf[64];
+  EXPECT_LE(::recv(fd, buf, sizeof buf, 0), 0);
+  ::close(fd);
+  expect_usable();
+}
+
+TEST_F(RelayBinaryTest, FullMailboxGivesQueueFullAndKeepsWhatItHolds) {
+  const auto key = owner_key();
+  auto conn = connect();
+  ASSERT_NE(conn, nullptr);
+  const auto queue = conn->create_queue(key.public_key);
+  ASSERT_TRUE(queue);
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    const auto reply = conn->deposit(queue->sender_id, envelope_with(i));
+    ASSERT_TRUE(reply);
+    ASSERT_TRUE(std::holds_alternative<wire::Ok>(*reply)) << i;
+  }
+  const auto full = conn->deposit(queue->sender_id, envelope_with(100));
+  ASSERT_TRUE(full);
+  const auto* error = std::get_if<wire::ErrorReply>(&*full);
+  ASSERT_NE(error, nullptr);
+  EXPECT_EQ(error->code, RelayErrorCode::kQueueFull);
+  ASSERT_TRUE(conn->subscribe(queue->recipient_id, key.private_key));
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    const auto d = conn->next_delivery();
+    ASSERT_TRUE(d) << i;
+    EXPECT_EQ(sequence_of(d->envelope), i);
+    const auto acked = conn->ack(queue->recipient_id, d->message_id);
+    ASSERT_TRUE(acked) << i << ": " << acked.error().message();
+  }
+}
+
+TEST_F(RelayBinaryTest, ReaderThatNeverReadsOverflowsItsWriteQueueAndIsClosed) {
+  const auto key = owner_key();
+  auto owner = connect();
+  ASSERT_NE(owner, nullptr);
+  const auto queue = owner->create_queue(key.public_key);
+  ASSERT_TRUE(queue);
+  ASSERT_TRUE(owner->subscribe(queue->recipient_id, key.private_key));
+  const wire::PrekeyBundle bundle{Bytes(256, 1), Bytes(1024, 2), {}};
+  const auto published = owner->request(owner->codec().publish_bundle(queue->recipient_id, bundle));
+  ASSERT_TRUE(published) << published.error().message();
+  ASSERT_TRUE(std::holds_alternative<wire::Ok>(published->message));
+
+  // Ask for 4000 bundles (about 1.3 KiB each, 5 MiB of replies) and read none of them: the
+  // kernel's buffers fill, then the relay's 1 MiB write queue, and the relay drops the client.
+  auto greedy = connect();
+  ASSERT_NE(greedy, nullptr);
+  constexpr int kRequests = 4000;
+  for (int i = 0; i < kRequests; ++i) {
+    const auto frame = greedy->codec().fetch_bundle(queue->sender_id);
+    ASSERT_TRUE(frame);
+    if (!greedy->client().send(*frame)) break;
+  }
+  bool overflowed = false;
+  for (int i = 0; i < 400 && !overflowed; ++i) {
+    const auto metrics = net::https_get(relay_->options(), "/metrics");
+    ASSERT_TRUE(metrics);
+    overflowed =
+        metrics->body.find("\nbc_transport_write_queue_overflows_total 0\n") == std::string::npos;
+    if (!overflowed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(overflowed);
+  // What the kernel already held can still be read; then the connection ends, short of 4000.
+  int replies = 0;
+  while (greedy->client().receive_for(20'000)) ++replies;
+  EXPECT_LT(replies, kRequests);
+  // The owner and newcomers are unaffected.
+  const auto key2 = owner_key();
+  EXPECT_TRUE(owner->create_queue(key2.public_key));
+  expect_usable();
+}
+
+TEST_F(RelayBinaryTest, SigtermDrainsAndExitsZero) {
+  auto conn = connect();
+  ASSERT_NE(conn, nullptr);
+  EXPECT_EQ(relay_->terminate(), 0);
+  expect_closed(*conn);
+  EXPECT_NE(relay_->log().find("stopped"), std::string::npos);
+}
+
+TEST_F(RelayBinaryTest, RestartReusesTheCertificate) {
+  const Bytes first = relay_->fingerprint();
+  ASSERT_EQ(relay_->terminate(), 0);
+  auto again = RelayProcess::start(dir_->path() / "data", kFastConfig);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ((*again)->fingerprint(), first);
+}
+
+// run_relay runs the binary with `args` and returns its exit code.
+int run_relay(std::vector<std::string> args) {
+  args.insert(args.begin(), relay_binary().string());
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::FILE* null = std::freopen("/dev/null", "w", stderr);
+    (void)null;
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(RelayCommandLine, BadUsageExitsTwo) {
+  TempDir dir("bc-relay-cli");
+  const std::string data = (dir.path() / "data").string();
+  EXPECT_EQ(run_relay({"--version"}), 0);
+  EXPECT_EQ(run_relay({"--help"}), 0);
+  EXPECT_EQ(run_relay({}), 2);
+  EXPECT_EQ(run_relay({"--data", data}), 2);
+  EXPECT_EQ(run_relay({"--listen", "127.0.0.1:0"}), 2);
+  EXPECT_EQ(run_relay({"--listen", "localhost:1", "--data", data}), 2);
+  EXPECT_EQ(run_relay({"--listen", "127.0.0.1:0", "--data", data, "--bogus"}), 2);
+  EXPECT_EQ(run_relay({"--listen", "127.0.0.1:0", "--data", data, "--tls-cert", "x"}), 2);
+  EXPECT_EQ(run_relay({"--listen", "127.0.0.1:0", "--data", data, "--config",
+                       (dir.path() / "absent.conf").string()}),
+            2);
+  const auto bad_config = dir.path() / "bad.conf";
+  {
+    std::FILE* f = std::fopen(bad_config.c_str(), "w");
+    std::fputs("no_such_limit = 3\n", f);
+    std::fclose(f);
+  }
+  EXPECT_EQ(run_relay({"--listen", "127.0.0.1:0", "--data", data, "--config", bad_config}), 2);
+  // Nothing was created by refused invocations.
+  EXPECT_FALSE(std::filesystem::exists(data));
+}
+
+}  // namespace
+}  // namespace bc::test

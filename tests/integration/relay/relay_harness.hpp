@@ -1,0 +1,100 @@
+// Test harness: runs the real backchannel-relay binary and speaks the relay protocol to it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/bytes.hpp"
+#include "core/result.hpp"
+#include "crypto/ed25519.hpp"
+#include "net/client.hpp"
+#include "relay/relay_client.hpp"
+#include "wire/relay_frames.hpp"
+
+namespace bc::test {
+
+// TempDir is a unique directory removed on destruction.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// relay_binary is BUILD/bin/backchannel-relay.
+[[nodiscard]] std::filesystem::path relay_binary();
+
+// RelayProcess is one running backchannel-relay on 127.0.0.1 and a free port, its stdout and
+// stderr captured in a log file.
+class RelayProcess {
+ public:
+  // start runs the relay with --data `data_dir` (and --config when `config_text` is non-empty)
+  // and waits for its URL and fingerprint lines. Fails with kUnavailable if it exits first.
+  [[nodiscard]] static Result<std::unique_ptr<RelayProcess>> start(
+      const std::filesystem::path& data_dir, const std::string& config_text = {});
+  ~RelayProcess();
+
+  // kill9 sends SIGKILL and reaps the process.
+  void kill9();
+  // terminate sends SIGTERM and returns the exit status (or -signal when killed by one).
+  int terminate();
+  [[nodiscard]] bool alive();
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] const Bytes& fingerprint() const { return fingerprint_; }
+  [[nodiscard]] net::ClientOptions options() const;
+  // log is everything the relay printed so far.
+  [[nodiscard]] std::string log() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+  Bytes fingerprint_;
+  std::filesystem::path log_path_;
+};
+
+// RelayConn is one protocol connection: requests are answered in order of request id; pushes
+// that arrive meanwhile are kept for next_delivery().
+class RelayConn {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<RelayConn>> open(const net::ClientOptions& options);
+
+  // request sends `frame` (built with codec()) and waits for the reply with its request id.
+  [[nodiscard]] Result<wire::RelayFrame> request(Result<Bytes> frame);
+  [[nodiscard]] Result<wire::Challenge> hello();
+  [[nodiscard]] Result<wire::QueueCreated> create_queue(const crypto::Ed25519PublicKey& key);
+  [[nodiscard]] Result<void> subscribe(const wire::QueueId& recipient_id,
+                                       const crypto::Ed25519PrivateKey& key);
+  // deposit returns the relay's reply (Ok or ErrorReply).
+  [[nodiscard]] Result<wire::RelayMessage> deposit(const wire::QueueId& sender_id,
+                                                   ByteView envelope);
+  [[nodiscard]] Result<void> ack(const wire::QueueId& recipient_id, wire::MessageId message_id);
+  // next_delivery returns the next pushed envelope, waiting up to timeout_ms.
+  [[nodiscard]] Result<wire::Delivery> next_delivery(std::uint32_t timeout_ms = 10'000);
+
+  relay::RelayClientCodec& codec() { return codec_; }
+  net::Client& client() { return *client_; }
+
+ private:
+  std::unique_ptr<net::Client> client_;
+  relay::RelayClientCodec codec_;
+  wire::Challenge challenge_{};
+  std::deque<wire::Delivery> pushes_;
+};
+
+// envelope_with makes a `size`-byte envelope whose first 8 bytes are `sequence` (big-endian).
+[[nodiscard]] Bytes envelope_with(std::uint64_t sequence, std::size_t size = 256);
+// sequence_of reads that number back.
+[[nodiscard]] std::uint64_t sequence_of(ByteView envelope);
+
+}  // namespace bc::test
