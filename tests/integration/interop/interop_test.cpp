@@ -14,7 +14,6 @@
 
 #include "core/bytes.hpp"
 #include "integration/interop/peer_process.hpp"
-#include "support/test_paths.hpp"
 
 namespace bc::test {
 namespace {
@@ -30,7 +29,7 @@ const char* impl_name(Impl impl) {
 
 fs::path program(Impl impl) {
   if (impl == Impl::kLibsignal) return BC_LIBSIGNAL_PEER_PATH;
-  return binary_dir() / "bin" / "backchannel-interop";
+  return BC_BACKCHANNEL_INTEROP_PATH;
 }
 
 // skip_reason says why a pair cannot run (the Backchannel driver is not built yet), if it cannot.
@@ -136,24 +135,32 @@ class Conversation {
   bool chance(double p) { return std::bernoulli_distribution(p)(rng_); }
   int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
 
-  std::string random_plaintext(const Direction& d) {
+  std::string random_plaintext(const Direction& d, int seq) {
     Bytes bytes(static_cast<std::size_t>(uniform(1, 300)));
     for (auto& b : bytes) b = static_cast<std::uint8_t>(uniform(0, 255));
-    const std::string tag = d.from->name + "#" + std::to_string(d.sent) + ":";
+    const std::string tag = d.from->name + "#" + std::to_string(seq) + ":";
     Bytes out(tag.begin(), tag.end());
     append(out, bytes);
     return to_hex(out);
   }
 
+  // send_burst asks the sender for 1 to 3 messages, pipelined in one batch.
   void send_burst(Direction& d, int turn) {
     const int burst = std::min(uniform(1, 3), kMessagesEachWay - d.sent);
+    std::vector<InFlight> messages;
+    std::vector<json> requests;
     for (int i = 0; i < burst; ++i) {
       InFlight m;
-      m.seq = d.sent;
-      m.plaintext = random_plaintext(d);
+      m.seq = d.sent + i;
+      m.plaintext = random_plaintext(d, m.seq);
       m.sent_turn = turn;
-      const json r =
-          d.from->call({{"op", "encrypt"}, {"peer", d.to->name}, {"plaintext", m.plaintext}});
+      requests.push_back({{"op", "encrypt"}, {"peer", d.to->name}, {"plaintext", m.plaintext}});
+      messages.push_back(std::move(m));
+    }
+    const std::vector<json> responses = d.from->process.request_batch(requests);
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      InFlight& m = messages[i];
+      const json& r = responses[i];
       ASSERT_FALSE(is_error(r)) << impl_name(d.from->impl) << " encrypt #" << m.seq << ": "
                                 << describe(r);
       m.type = r.at("type").get<int>();
@@ -168,12 +175,26 @@ class Conversation {
     }
   }
 
-  json decrypt(Direction& d, const InFlight& m, const std::string& ciphertext) {
-    return d.to->call(
-        {{"op", "decrypt"}, {"peer", d.from->name}, {"type", m.type}, {"ciphertext", ciphertext}});
+  static json decrypt_request(const Direction& d, const InFlight& m,
+                              const std::string& ciphertext) {
+    return {
+        {"op", "decrypt"}, {"peer", d.from->name}, {"type", m.type}, {"ciphertext", ciphertext}};
   }
 
+  // Delivery is what the channel does with one message; the receiver's answers are checked
+  // after the whole batch (the receiver handles requests in order).
+  struct Delivery {
+    enum class Kind { kGenuine, kTampered, kDuplicate } kind;
+    InFlight message;
+    std::size_t flipped_byte = 0;
+  };
+
+  // deliver moves messages from the channel to the receiver: reordered within the window,
+  // some dropped, some preceded by a tampered copy, some followed by a duplicate. The requests
+  // of one call are pipelined; every answer is then checked.
   void deliver(Direction& d, int turn, bool flush) {
+    std::vector<Delivery> deliveries;
+    std::vector<json> requests;
     for (;;) {
       if (d.in_flight.empty()) break;
       const bool must = flush || d.in_flight.size() > kMaxLeftInFlight ||
@@ -196,29 +217,46 @@ class Conversation {
       // Only SignalMessages: a PreKeySignalMessage's outer fields (registration id, prekey ids)
       // are not covered by the MAC in the v3 format, so flipping them is not an error there.
       if (m.type == 2 && chance(kTamperRate)) {
-        const Bytes raw = from_hex(m.ciphertext).value();
-        const std::size_t at =
-            static_cast<std::size_t>(uniform(0, static_cast<int>(raw.size()) - 1));
-        const json r = decrypt(d, m, flip_hex_bit(m.ciphertext, at));
-        ASSERT_TRUE(is_error(r)) << impl_name(d.to->impl) << " accepted a tampered message #"
-                                 << m.seq << " (byte " << at << ")";
-        ++d.tampered_refused;
+        const std::size_t size = m.ciphertext.size() / 2;
+        const auto at = static_cast<std::size_t>(uniform(0, static_cast<int>(size) - 1));
+        requests.push_back(decrypt_request(d, m, flip_hex_bit(m.ciphertext, at)));
+        deliveries.push_back({Delivery::Kind::kTampered, m, at});
       }
-      const json r = decrypt(d, m, m.ciphertext);
-      ASSERT_FALSE(is_error(r)) << impl_name(d.to->impl) << " decrypt #" << m.seq << " (type "
-                                << m.type << ") from " << impl_name(d.from->impl) << ": "
-                                << describe(r);
-      ASSERT_EQ(r.at("plaintext").get<std::string>(), m.plaintext) << "message #" << m.seq;
-      ++d.decrypted;
+      requests.push_back(decrypt_request(d, m, m.ciphertext));
+      deliveries.push_back({Delivery::Kind::kGenuine, m, 0});
       d.delivered.push_back(m);
 
       if (chance(kDuplicateRate)) {
         const InFlight& again = d.delivered[static_cast<std::size_t>(
             uniform(0, static_cast<int>(d.delivered.size()) - 1))];
-        const json dup = decrypt(d, again, again.ciphertext);
-        ASSERT_TRUE(is_error(dup)) << impl_name(d.to->impl) << " accepted a duplicate of #"
-                                   << again.seq << ": " << describe(dup);
-        ++d.duplicates_refused;
+        requests.push_back(decrypt_request(d, again, again.ciphertext));
+        deliveries.push_back({Delivery::Kind::kDuplicate, again, 0});
+      }
+    }
+    if (requests.empty()) return;
+    const std::vector<json> responses = d.to->process.request_batch(requests);
+    for (std::size_t i = 0; i < deliveries.size(); ++i) {
+      const Delivery& delivery = deliveries[i];
+      const InFlight& m = delivery.message;
+      const json& r = responses[i];
+      switch (delivery.kind) {
+        case Delivery::Kind::kTampered:
+          ASSERT_TRUE(is_error(r)) << impl_name(d.to->impl) << " accepted a tampered message #"
+                                   << m.seq << " (byte " << delivery.flipped_byte << ")";
+          ++d.tampered_refused;
+          break;
+        case Delivery::Kind::kGenuine:
+          ASSERT_FALSE(is_error(r))
+              << impl_name(d.to->impl) << " decrypt #" << m.seq << " (type " << m.type << ") from "
+              << impl_name(d.from->impl) << ": " << describe(r);
+          ASSERT_EQ(r.at("plaintext").get<std::string>(), m.plaintext) << "message #" << m.seq;
+          ++d.decrypted;
+          break;
+        case Delivery::Kind::kDuplicate:
+          ASSERT_TRUE(is_error(r)) << impl_name(d.to->impl) << " accepted a duplicate of #" << m.seq
+                                   << ": " << describe(r);
+          ++d.duplicates_refused;
+          break;
       }
     }
   }

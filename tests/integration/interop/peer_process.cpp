@@ -57,24 +57,47 @@ PeerProcess::~PeerProcess() {
   }
 }
 
-std::string PeerProcess::request_line(const std::string& line) {
-  std::string out = line;
-  out.push_back('\n');
+void PeerProcess::write_all(const std::string& data) {
   std::size_t written = 0;
-  while (written < out.size()) {
-    const ssize_t n = ::write(to_child_, out.data() + written, out.size() - written);
+  while (written < data.size()) {
+    const ssize_t n = ::write(to_child_, data.data() + written, data.size() - written);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) raise("write to peer");
     written += static_cast<std::size_t>(n);
   }
+}
+
+std::string PeerProcess::request_line(const std::string& line) {
+  write_all(line + '\n');
   return read_line();
+}
+
+std::vector<nlohmann::json> PeerProcess::request_batch(
+    const std::vector<nlohmann::json>& requests) {
+  std::string out;
+  for (const auto& request : requests) {
+    out += request.dump();
+    out.push_back('\n');
+  }
+  write_all(out);
+  std::vector<nlohmann::json> responses;
+  responses.reserve(requests.size());
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const std::string line = read_line();
+    try {
+      responses.push_back(nlohmann::json::parse(line));
+    } catch (const nlohmann::json::exception&) {
+      throw std::runtime_error("peer answered with a line that is not JSON: " + line);
+    }
+  }
+  return responses;
 }
 
 nlohmann::json PeerProcess::request(const nlohmann::json& request) {
   const std::string line = request_line(request.dump());
   try {
     return nlohmann::json::parse(line);
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const nlohmann::json::exception&) {
     throw std::runtime_error("peer answered with a line that is not JSON: " + line);
   }
 }

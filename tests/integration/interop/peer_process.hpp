@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -25,11 +26,16 @@ class PeerProcess {
 
   // request sends `request` and returns the parsed response line.
   [[nodiscard]] nlohmann::json request(const nlohmann::json& request);
+  // request_batch sends all `requests` at once (pipelined) and returns the responses in order.
+  // Keep batches small (tens of requests): the child's answers must fit its output pipe.
+  [[nodiscard]] std::vector<nlohmann::json> request_batch(
+      const std::vector<nlohmann::json>& requests);
   // request_line sends a raw line (which may be malformed) and returns the raw response line.
   [[nodiscard]] std::string request_line(const std::string& line);
 
  private:
   std::string read_line();
+  void write_all(const std::string& data);
 
   pid_t pid_ = -1;
   int to_child_ = -1;
