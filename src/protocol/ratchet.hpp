@@ -36,7 +36,7 @@ struct ChainStep {
 // wraps only at 2^32 - 1, which callers refuse before stepping.
 [[nodiscard]] ChainStep chain_step(const ChainKey& chain_key);
 
-// MessageKeys are the keys of one message: HKDF(seed, salt = 32 zero bytes,
+// MessageKeys are the keys of one message: the first 80 bytes of HKDF(seed, salt = 32 zero bytes,
 // info = "WhisperMessageKeys", 80) split into cipher key (32), MAC key (32) and IV (16).
 class MessageKeys {
  public:
