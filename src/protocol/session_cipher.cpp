@@ -129,20 +129,16 @@ Result<DecryptPlan> plan_decrypt(const SessionState& state, const wire::DecodedS
   }
   const ReceiverChain* chain = state.find_receiver_chain(their_ratchet);
   const ChainKey* chain_key = nullptr;
+  SecretBytes receiving_root_key;
   if (chain == nullptr) {
-    // DH ratchet: RK, CK_r = KDF_RK(RK, DH(our ratchet, their new ratchet)); then a new
-    // ratchet key pair of ours and RK, CK_s = KDF_RK(RK, DH(new ours, theirs)).
+    // DH ratchet, receiving half: RK, CK_r = KDF_RK(RK, DH(our ratchet, their new ratchet)).
+    // The sending half (a new key pair of ours) waits until the message has authenticated,
+    // so a forged message costs one DH and draws no randomness.
     BC_ASSIGN_OR_RETURN(RootStep receiving, root_step(state.root_key.expose(), their_ratchet,
                                                       state.sender->ratchet_key.private_key));
-    KeyPair our_new = KeyPair::generate(rng);
-    BC_ASSIGN_OR_RETURN(RootStep sending,
-                        root_step(receiving.root_key.expose(), their_ratchet, our_new.private_key));
     plan.ratchet_step = true;
-    plan.new_root_key = std::move(sending.root_key);
+    receiving_root_key = std::move(receiving.root_key);
     plan.new_receiver_chain = std::move(receiving.chain_key);
-    const std::uint32_t sent = state.sender->chain_key.index;
-    plan.new_previous_counter = sent == 0 ? 0 : sent - 1;  // PN, as libsignal records it
-    plan.new_sender = SenderChain{std::move(our_new), std::move(sending.chain_key)};
     chain_key = &plan.new_receiver_chain;
   } else {
     chain_key = &chain->chain_key;
@@ -179,6 +175,16 @@ Result<DecryptPlan> plan_decrypt(const SessionState& state, const wire::DecodedS
   auto plaintext = crypto::aes256_cbc_decrypt(keys.cipher_key(), keys.iv(), msg.fields.ciphertext);
   if (!plaintext) return fail(Errc::kAuthFailed, "message decryption failed");
   plan.plaintext = std::move(plaintext).value();
+  if (plan.ratchet_step) {
+    // DH ratchet, sending half: a new ratchet key pair and RK, CK_s = KDF_RK(RK, DH(new, theirs)).
+    KeyPair our_new = KeyPair::generate(rng);
+    BC_ASSIGN_OR_RETURN(RootStep sending,
+                        root_step(receiving_root_key.expose(), their_ratchet, our_new.private_key));
+    plan.new_root_key = std::move(sending.root_key);
+    const std::uint32_t sent = state.sender->chain_key.index;
+    plan.new_previous_counter = sent == 0 ? 0 : sent - 1;  // PN, as libsignal records it
+    plan.new_sender = SenderChain{std::move(our_new), std::move(sending.chain_key)};
+  }
   return plan;
 }
 
