@@ -2,9 +2,11 @@
 // python3-cryptography-vectors (installed by scripts/install-deps; a missing package fails).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,7 @@
 #include "crypto/hash.hpp"
 #include "crypto/hkdf.hpp"
 #include "crypto/x25519.hpp"
+#include "crypto/xeddsa.hpp"
 #include "support/test_paths.hpp"
 
 namespace bc::crypto {
@@ -343,6 +346,79 @@ TEST(KatChaCha20Poly1305, Rfc8439AndBoringSsl) {
     ++cases;
   }
   EXPECT_EQ(cases, kBoringSslChaChaCases);
+}
+
+// XEdDSA signatures made by libsignal-protocol-c 2.3.3 (curve_calculate_signature, its random
+// callback returning Z) for fixed keys and messages: two with the Edwards sign bit set in byte 63
+// and two without. tests/unit/crypto/xeddsa_test.cpp checks the same against the live library;
+// these committed copies catch a silent change on machines without it.
+class FixedRng final : public Rng {
+ public:
+  explicit FixedRng(Bytes bytes) : bytes_(std::move(bytes)) {}
+  void fill(std::span<std::uint8_t> out) override {
+    ASSERT_EQ(out.size(), bytes_.size());
+    std::copy(bytes_.begin(), bytes_.end(), out.begin());
+  }
+
+ private:
+  Bytes bytes_;
+};
+
+TEST(KatXeddsa, LibsignalSignatures) {
+  struct Case {
+    const char* private_key;
+    const char* public_key;
+    const char* message;
+    const char* z;
+    const char* signature;
+  };
+  const Case kCases[] = {
+      {"00080f161d242b323940474e555c636a71787f868d949ba2a9b0b7bec5ccd35a",
+       "c8feca81be196cdf2cadeabf13c4903d7632dce4955aa68b6e5d9adef54e2616",
+       "Backchannel XEdDSA vector 0",
+       "a0adba8794e1eefbc8d5222f3c091663707d4a57a4b1be8b98e5f2ffccd92633"
+       "000d1a6774414e5ba8b5828f9ce9f6c3d0dd2a3704111e6b7845525facb98693",
+       "dfe8406be4fb7bb5e23cd6e64f9bd0ef6720ef36b84782d317aaabe781ba0dfe"
+       "10ed35dc73ebd4eb60af34a67e554b33e03d8c83f71431ef81c23877c65a7281"},
+      {"20272e353c434a51585f666d747b828990979ea5acb3bac1c8cfd6dde4ebf279",
+       "c1c318eeeead11778e566a24a8cb04b9b431eb84cfa623c6a682c7ee56c8e206",
+       "Backchannel XEdDSA vector 1",
+       "a1aebb8895e2effcc9d623303d0a1764717e4b58a5b2bf8c99e6f3c0cdda2734"
+       "010e1b6875424f5ca9b683909deaf7c4d1de2b3805121f6c794653a0adba8794",
+       "ed736511c47182b8674adae2383a9bef84c7ababac9d0dcdd4f77795a6b6f6e4"
+       "c26412728d4005afc8ead3faab03f190f8b37952c9860f872e95919f5f7f7401"},
+      {"58656c737a81888f969da4abb2b9c0c7ced5dce3eaf1f8ff060d141b22293077",
+       "618532d7afd1977f04d3378c6e4ab78ec3509c67acd7019cc2eff507b3bdcd6d",
+       "Backchannel XEdDSA vector 3",
+       "a3b0bd8a97e4f1fecbd825323f0c196673404d5aa7b4818e9be8f5c2cfdc2936"
+       "03101d6a7744515eabb885929fecf9c6d3202d3a0714616e7b4855a2afbc8996",
+       "d7c59442181671c61768af657a5469a2fc3a7bbd2eb48c747ac1262d9235ac3b"
+       "81ed7266f36c1135de38a90cd31da5e4df71f546eafdf08c05788f2d2e19b787"},
+      {"78848b9299a0a7aeb5bcc3cad1d8dfe6edf4fb020910171e252c333a41484f56",
+       "9aabea0e4855b9261b37e924749f14653f53d3b5c333cca7b57d23d0eb184206",
+       "Backchannel XEdDSA vector 4",
+       "a4b1be8b98e5f2ffccd92633000d1a6774414e5ba8b5828f9ce9f6c3d0dd2a37"
+       "04111e6b7845525facb98693e0edfac7d4212e3b0815626f7c4956a3b0bd8a97",
+       "7f3fa9da8873884a79a250e9f91d5db6fad31c2e2ee25f7187eaf0eaeb4392b6"
+       "e970c60921497276b857117e1638ed2cb650ed694ec06cab13c3d1207b25e309"},
+  };
+  int sign_bit_set = 0;
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.message);
+    const auto key = X25519PrivateKey::from_bytes(from_hex(c.private_key).value()).value();
+    const auto public_key = x25519_public(key);
+    EXPECT_EQ(to_hex(public_key.bytes), c.public_key);
+    FixedRng z(from_hex(c.z).value());
+    const auto sig = xeddsa_sign(key, as_bytes(c.message), z);
+    EXPECT_EQ(to_hex(sig), c.signature);
+    const Bytes expected = from_hex(c.signature).value();
+    EXPECT_TRUE(xeddsa_verify(public_key, as_bytes(c.message), expected).has_value());
+    Bytes flipped = expected;
+    flipped[63] ^= 0x80;
+    EXPECT_FALSE(xeddsa_verify(public_key, as_bytes(c.message), flipped).has_value());
+    sign_bit_set += (expected[63] & 0x80) != 0 ? 1 : 0;
+  }
+  EXPECT_EQ(sign_bit_set, 2);
 }
 
 }  // namespace
