@@ -9,6 +9,7 @@
 #include <optional>
 #include <ostream>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,53 @@ std::string flip_hex_bit(const std::string& hex, std::size_t byte_index) {
   return to_hex(bytes);
 }
 
+// protobuf_bytes_field returns the first length-delimited field `wanted` of a protobuf message
+// (other fields skipped), or nothing when it is absent or the message does not parse.
+std::optional<ByteView> protobuf_bytes_field(ByteView data, std::uint64_t wanted) {
+  std::size_t pos = 0;
+  const auto varint = [&]() -> std::optional<std::uint64_t> {
+    std::uint64_t value = 0;
+    for (int shift = 0; shift < 64 && pos < data.size(); shift += 7) {
+      const std::uint8_t byte = data[pos++];
+      value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return value;
+    }
+    return std::nullopt;
+  };
+  while (pos < data.size()) {
+    const auto key = varint();
+    if (!key) return std::nullopt;
+    if ((*key & 7) == 0) {
+      if (!varint()) return std::nullopt;
+    } else if ((*key & 7) == 2) {
+      const auto size = varint();
+      if (!size || *size > data.size() - pos) return std::nullopt;
+      if ((*key >> 3) == wanted) return data.subspan(pos, *size);
+      pos += *size;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+// ratchet_key reads the sender's ratchet key (hex) from a serialized message: a SignalMessage is
+// version || protobuf { ratchetKey = 1, ... } || 8-byte MAC; a PreKeySignalMessage is
+// version || protobuf { ..., message = 4 } holding such a SignalMessage.
+std::string ratchet_key(int type, const std::string& hex) {
+  const Bytes bytes = from_hex(hex).value();
+  ByteView signal_message = bytes;
+  if (type == 3) {
+    const auto inner = protobuf_bytes_field(ByteView(bytes).subspan(1), 4);
+    if (!inner) return {};
+    signal_message = *inner;
+  }
+  if (signal_message.size() < 1 + 8) return {};
+  const auto key =
+      protobuf_bytes_field(signal_message.subspan(1, signal_message.size() - 1 - 8), 1);
+  return key ? to_hex(*key) : std::string();
+}
+
 // InFlight is a message on the channel.
 struct InFlight {
   int seq = 0;
@@ -88,6 +136,14 @@ struct Direction {
   int dropped = 0;
   int duplicates_refused = 0;
   int tampered_refused = 0;
+  // Ratchet bookkeeping of the sender: the key it last sent with, every key it sent with, and
+  // whether it has since decrypted a message under a ratchet key of the peer it had not seen
+  // (after which its next message must come from a new ratchet key: a DH ratchet step).
+  std::string sending_key;
+  std::set<std::string> sending_keys_used;
+  std::set<std::string> peer_keys_seen;
+  bool must_ratchet = false;
+  int ratchet_steps = 0;
 };
 
 // Schedule parameters. The bounds keep every late message within libsignal's limits (five
@@ -170,6 +226,18 @@ class Conversation {
       const bool initiator = &d == &ab_;
       const int expected_type = initiator && ba_.decrypted == 0 ? 3 : 2;
       ASSERT_EQ(m.type, expected_type) << impl_name(d.from->impl) << " message #" << m.seq;
+      const std::string key = ratchet_key(m.type, m.ciphertext);
+      ASSERT_EQ(key.size(), 66u) << "no ratchet key in message #" << m.seq;
+      if (d.sending_key.empty() || d.must_ratchet) {
+        ASSERT_TRUE(d.sending_keys_used.insert(key).second)
+            << impl_name(d.from->impl) << " did not step its DH ratchet for message #" << m.seq;
+        if (!d.sending_key.empty()) ++d.ratchet_steps;
+        d.sending_key = key;
+        d.must_ratchet = false;
+      } else {
+        ASSERT_EQ(key, d.sending_key)
+            << impl_name(d.from->impl) << " changed ratchet key without a new peer key, #" << m.seq;
+      }
       d.in_flight.push_back(std::move(m));
       ++d.sent;
     }
@@ -251,6 +319,11 @@ class Conversation {
               << impl_name(d.from->impl) << ": " << describe(r);
           ASSERT_EQ(r.at("plaintext").get<std::string>(), m.plaintext) << "message #" << m.seq;
           ++d.decrypted;
+          // The receiver is the sender of the other direction.
+          if (Direction& back = &d == &ab_ ? ba_ : ab_;
+              back.peer_keys_seen.insert(ratchet_key(m.type, m.ciphertext)).second) {
+            back.must_ratchet = true;
+          }
           break;
         case Delivery::Kind::kDuplicate:
           ASSERT_TRUE(is_error(r)) << impl_name(d.to->impl) << " accepted a duplicate of #" << m.seq
@@ -331,6 +404,17 @@ TEST_P(InteropTest, SessionThroughLossyReorderingChannel) {
   EXPECT_GT(ab.dropped + ba.dropped, 0);
   EXPECT_GT(ab.duplicates_refused + ba.duplicates_refused, 0);
   EXPECT_GT(ab.tampered_refused + ba.tampered_refused, 0);
+  for (const auto* dir : {&ab, &ba}) {
+    const std::string prefix = dir == &ab ? "alpha_to_bravo_" : "bravo_to_alpha_";
+    RecordProperty(prefix + "decrypted", dir->decrypted);
+    RecordProperty(prefix + "dropped", dir->dropped);
+    RecordProperty(prefix + "duplicates_refused", dir->duplicates_refused);
+    RecordProperty(prefix + "tampered_refused", dir->tampered_refused);
+    RecordProperty(prefix + "ratchet_steps", dir->ratchet_steps);
+  }
+  // Every reply after a new peer ratchet key stepped the DH ratchet: hundreds of steps each way.
+  EXPECT_GT(ab.ratchet_steps, kMessagesEachWay / 4);
+  EXPECT_GT(ba.ratchet_steps, kMessagesEachWay / 4);
 
   const json fa = alpha.call({{"op", "fingerprint"}, {"peer", "bravo"}});
   const json fb = bravo.call({{"op", "fingerprint"}, {"peer", "alpha"}});
