@@ -20,6 +20,14 @@
 //   if (d.used_prekey_id) remove_one_time_prekey(*d.used_prekey_id);   // after storing record
 //   BC_ASSIGN_OR_RETURN(Bytes plaintext, decrypt_message(record, later.serialized, rng));
 //
+// For benchmarks (bench/session): a steady stream is encrypt(alice_record, pt) ->
+// alice_record.serialize_to(buf) -> decrypt_message(bob_record, msg.serialized, rng) ->
+// bob_record.serialize_to(buf); ping-pong alternates the direction (a DH-ratchet step per
+// message); a handshake is process_prekey_bundle -> encrypt -> decrypt_prekey_message; the
+// state per session is record.serialize().size(). Encryption draws no randomness; a
+// DH-ratchet step draws one key pair. tests/unit/protocol/test_party.hpp is a header-only
+// helper holding one side's identity, prekeys and record (include dir: tests/).
+//
 // Every call is transactional: on any failure the record is exactly as before (its
 // serialization is byte-identical). Errors: kMalformed / kUnsupportedVersion for bad framing,
 // kAuthFailed for every cryptographic failure (bad MAC, bad padding, bad signature, low-order
