@@ -27,8 +27,9 @@ function(bc_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 600)
   endif()
-  set(props TIMEOUT ${ARG_TIMEOUT} ENVIRONMENT
-            "BC_SOURCE_DIR=${PROJECT_SOURCE_DIR};BC_BINARY_DIR=${PROJECT_BINARY_DIR}")
+  # The source and build trees reach tests through bc_test_support's compiled-in defaults
+  # (tests/support/CMakeLists.txt), so no ENVIRONMENT list has to survive list expansion here.
+  set(props TIMEOUT ${ARG_TIMEOUT})
   if(ARG_LABELS)
     list(APPEND props LABELS "${ARG_LABELS}")
   endif()
@@ -43,6 +44,10 @@ function(bc_fuzzer name)
   target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
   target_link_options(${name} PRIVATE -fsanitize=fuzzer)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} bc_options)
+  if(NOT TARGET bc_fuzzers)
+    add_custom_target(bc_fuzzers)
+  endif()
+  add_dependencies(bc_fuzzers ${name})
 endfunction()
 
 # bc_benchmark(NAME SOURCES... DEPS ...): a Google Benchmark executable (release preset).
