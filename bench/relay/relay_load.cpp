@@ -421,6 +421,7 @@ int main(int argc, char** argv) {
   const std::vector<Load> loads = {{"1 depositor, waits on each ack", 1, 1},
                                    {"16 depositors, each waits on each ack", 16, 1},
                                    {"1 depositor, pipelined (window 256)", 1, 256}};
+  std::printf("load average at start: %s", read_all("/proc/loadavg").c_str());
   std::vector<Outcome> outcomes;
   {
     Relay relay;
@@ -470,17 +471,43 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   // Idle connections: relay RSS before and after `idle` TLS WebSocket connections that sent Hello.
+  // Client processes hold 2,000 connections each (each client connection costs this side four
+  // descriptors, and the descriptor limit may not be raisable).
   if (idle > 0) {
     Relay relay;
     start_relay(relay, binary, work / "idle");
-    std::vector<Conn> conns;
-    conns.reserve(idle);
     {
       Conn warm = open_conn(relay.options);  // first-use allocations are not per-connection
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     const std::uint64_t before = rss_kib(relay.child.pid);
-    for (int i = 0; i < idle; ++i) conns.push_back(open_conn(relay.options));
+    int hold[2];
+    if (::pipe(hold) != 0) die("pipe");
+    std::vector<pid_t> holders;
+    constexpr int kPerProcess = 2'000;
+    for (int opened = 0; opened < idle; opened += kPerProcess) {
+      const int n = std::min(kPerProcess, idle - opened);
+      int ready[2];
+      if (::pipe(ready) != 0) die("pipe");
+      const pid_t pid = ::fork();
+      if (pid == 0) {
+        ::close(hold[1]);
+        ::close(ready[0]);
+        std::vector<Conn> conns;
+        conns.reserve(n);
+        for (int i = 0; i < n; ++i) conns.push_back(open_conn(relay.options));
+        const char one = 1;
+        (void)!::write(ready[1], &one, 1);
+        char byte = 0;
+        (void)!::read(hold[0], &byte, 1);  // until the parent closes its end
+        ::_exit(0);
+      }
+      ::close(ready[1]);
+      char byte = 0;
+      if (::read(ready[0], &byte, 1) != 1) die("idle connection holder failed");
+      ::close(ready[0]);
+      holders.push_back(pid);
+    }
     std::this_thread::sleep_for(std::chrono::seconds(1));
     const std::uint64_t after = rss_kib(relay.child.pid);
     std::printf(
@@ -489,7 +516,8 @@ int main(int argc, char** argv) {
         idle, metric_line(relay.options, "bc_transport_connections_open").c_str(),
         static_cast<unsigned long long>(before), static_cast<unsigned long long>(after),
         static_cast<double>(after - before) / idle);
-    conns.clear();
+    ::close(hold[1]);
+    for (const pid_t pid : holders) ::waitpid(pid, nullptr, 0);
     relay.child.stop();
   }
 
@@ -534,6 +562,7 @@ int main(int argc, char** argv) {
         metric_line(relay.options, "bc_transport_write_queue_overflows_total").c_str());
     relay.child.stop();
   }
+  std::printf("load average at end: %s", read_all("/proc/loadavg").c_str());
   std::error_code ec;
   fs::remove_all(work, ec);
   return 0;

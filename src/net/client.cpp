@@ -99,6 +99,7 @@ Result<void> connect_tls(asio::io_context& ioc, beast::ssl_stream<beast::tcp_str
   beast::error_code ec =
       run_op(ioc, [&](auto handler) { lowest.async_connect(endpoint, std::move(handler)); });
   if (ec) return unavailable("cannot connect to the relay", ec);
+  lowest.socket().set_option(tcp::no_delay(true), ec);
   stream.set_verify_callback(pin_callback(pin), ec);
   if (ec) return fail(Errc::kInternal, "cannot set the certificate pin");
   lowest.expires_after(milliseconds(options.timeout_ms));

@@ -26,9 +26,10 @@ struct ServerLimits {
   std::uint32_t idle_timeout_ms = 300'000;
   // TLS handshake, HTTP request and WebSocket upgrade must complete within this time.
   std::uint32_t handshake_timeout_ms = 10'000;
-  // Bounded per-connection write queue: exceeding either bound closes that connection.
+  // Bounded per-connection write queue: exceeding either bound closes that connection. It must
+  // hold the relay's push window (64 envelopes of up to 64 KiB) plus replies.
   std::size_t write_queue_max_frames = 1'024;
-  std::size_t write_queue_max_bytes = 4 * 1024 * 1024;
+  std::size_t write_queue_max_bytes = 8 * 1024 * 1024;
   // Worker threads running the network loop.
   std::uint32_t threads = 2;
   // How long a SIGTERM drain waits for connections to close before stopping.

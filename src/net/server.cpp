@@ -186,8 +186,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     res.prepare_payload();
     http::async_write(
-        ws_.next_layer(), res,
-        [self = shared_from_this()](beast::error_code, std::size_t) { self->finish(); });
+        ws_.next_layer(), res, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec) return self->finish();
+          // Close TLS properly (close_notify) so the client sees a clean end.
+          beast::get_lowest_layer(self->ws_).expires_after(std::chrono::seconds(2));
+          self->ws_.next_layer().async_shutdown([self](beast::error_code) { self->finish(); });
+        });
   }
 
   void on_upgrade(beast::error_code ec) {
@@ -397,6 +401,9 @@ void Server::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
     beast::error_code ignored;
     socket.close(ignored);
   } else {
+    // Frames are small and latency matters: no Nagle delay on replies and pushes.
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     const relay::ConnectionId id = next_id.fetch_add(1);
     auto session = std::make_shared<Session>(*this, std::move(socket), id);
     {
