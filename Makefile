@@ -2,6 +2,9 @@
 # `make demo` and `make test` each install what is missing, build and run.
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
+# ccache hits across clones and folders (CI builds a fresh clone elsewhere).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := true
 CLANG_FORMAT ?= clang-format
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' '*.h' 2>/dev/null)
 
@@ -15,10 +18,7 @@ build: deps
 	@cmake --build --preset dev -j $(JOBS)
 
 demo: build
-	@build/dev/bin/backchannel --version
-	@build/dev/bin/backchannel --help
-	@build/dev/bin/backchannel-relay --version
-	@build/dev/bin/backchannel-relay --help
+	@build/dev/bin/backchannel demo
 
 test: deps
 	@cmake --preset asan >/dev/null
@@ -32,7 +32,7 @@ bench: deps
 
 fuzz: deps
 	@cmake --preset fuzz >/dev/null
-	@cmake --build --preset fuzz -j $(JOBS)
+	@cmake --build --preset fuzz -j $(JOBS) --target bc_fuzzers
 	@scripts/run-fuzzers build/fuzz $(FUZZ_SECONDS)
 
 lint: deps

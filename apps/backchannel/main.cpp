@@ -1,28 +1,19 @@
 // backchannel: the command-line client.
 #include <cstdio>
-#include <cstring>
-#include <string_view>
+#include <exception>
+#include <string>
+#include <vector>
 
+#include "apps/backchannel/cli.hpp"
 #include "core/secret.hpp"
-
-namespace {
-constexpr std::string_view kUsage =
-    "usage: backchannel [--version] [--help] <command> [args]\n"
-    "\n"
-    "Signal-protocol sessions between two parties through a relay run by an intermediary\n"
-    "that cannot read them.\n";
-}  // namespace
 
 int main(int argc, char** argv) {
   bc::secure_memory::harden_process();
-  if (argc >= 2 && std::strcmp(argv[1], "--version") == 0) {
-    std::printf("backchannel %s\n", BC_VERSION);
-    return 0;
+  try {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    return bc::cli::run(args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "backchannel: internal error: %s\n", e.what());
+    return 1;
   }
-  if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
-    std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
-    return 0;
-  }
-  std::fwrite(kUsage.data(), 1, kUsage.size(), stderr);
-  return 2;
 }

@@ -10,12 +10,12 @@ namespace fs = std::filesystem;
 
 fs::path source_dir() {
   const char* env = std::getenv("BC_SOURCE_DIR");
-  return env != nullptr ? fs::path(env) : fs::current_path();
+  return env != nullptr ? fs::path(env) : fs::path(BC_DEFAULT_SOURCE_DIR);
 }
 
 fs::path binary_dir() {
   const char* env = std::getenv("BC_BINARY_DIR");
-  return env != nullptr ? fs::path(env) : fs::current_path();
+  return env != nullptr ? fs::path(env) : fs::path(BC_DEFAULT_BINARY_DIR);
 }
 
 std::optional<fs::path> shared_vectors_dir() {

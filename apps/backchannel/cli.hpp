@@ -1,0 +1,16 @@
+// The backchannel command line: argument parsing, passphrase input, output (human and --json).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace bc::cli {
+
+// run executes one command line (argv without the program name) and returns the exit status:
+// 0 success, 1 failure at run time (e.g. an unreachable relay), 2 bad usage or input.
+int run(const std::vector<std::string>& args);
+
+// run_demo runs the end-to-end demonstration (`backchannel demo`); `self` is this program's path.
+int run_demo(const std::string& self, bool json);
+
+}  // namespace bc::cli

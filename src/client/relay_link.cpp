@@ -1,0 +1,183 @@
+#include "client/relay_link.hpp"
+
+#include <charconv>
+
+#include "net/client.hpp"
+#include "relay/relay_client.hpp"
+
+namespace bc::client {
+
+Result<RelayUrl> parse_relay_url(std::string_view url) {
+  constexpr std::string_view kScheme = "wss://";
+  if (!url.starts_with(kScheme)) return fail(Errc::kMalformed, "relay URL must start with wss://");
+  std::string_view rest = url.substr(kScheme.size());
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  RelayUrl out;
+  std::string_view port_text;
+  if (rest.starts_with("[")) {
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
+      return fail(Errc::kMalformed, "relay URL must be wss://HOST:PORT");
+    }
+    out.host = std::string(rest.substr(1, close - 1));
+    port_text = rest.substr(close + 2);
+  } else {
+    const auto colon = rest.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      return fail(Errc::kMalformed, "relay URL must be wss://HOST:PORT");
+    }
+    out.host = std::string(rest.substr(0, colon));
+    port_text = rest.substr(colon + 1);
+  }
+  unsigned port = 0;
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
+      port > 65535) {
+    return fail(Errc::kMalformed, "relay URL has an invalid port");
+  }
+  if (out.host.find_first_of("/?#@ ") != std::string::npos || out.host.empty()) {
+    return fail(Errc::kMalformed, "relay URL has an invalid host");
+  }
+  out.port = static_cast<std::uint16_t>(port);
+  return out;
+}
+
+RelayLink::RelayLink() : codec_(std::make_unique<relay::RelayClientCodec>()) {}
+RelayLink::~RelayLink() = default;
+
+Result<std::unique_ptr<RelayLink>> RelayLink::connect(const std::string& url, ByteView fingerprint,
+                                                      std::uint32_t timeout_ms) {
+  BC_ASSIGN_OR_RETURN(const RelayUrl parsed, parse_relay_url(url));
+  net::ClientOptions options;
+  options.host = parsed.host;
+  options.port = parsed.port;
+  options.fingerprint = to_bytes(fingerprint);
+  options.timeout_ms = timeout_ms;
+  std::unique_ptr<RelayLink> link(new RelayLink());
+  link->timeout_ms_ = timeout_ms;
+  BC_ASSIGN_OR_RETURN(link->connection_, net::Client::connect(options));
+  BC_ASSIGN_OR_RETURN(const wire::RelayMessage reply, link->request(link->codec_->hello()));
+  const auto* challenge = std::get_if<wire::ChallengeReply>(&reply);
+  if (challenge == nullptr) return fail(Errc::kMalformed, "relay answered hello unexpectedly");
+  link->challenge_ = challenge->challenge;
+  return link;
+}
+
+Result<wire::RelayMessage> RelayLink::request(Result<Bytes> frame) {
+  if (!frame) return fail(std::move(frame).error());
+  if (!connection_) return fail(Errc::kUnavailable, "relay connection is closed");
+  const wire::RequestId id = codec_->last_request_id();
+  if (auto sent = connection_->send(*frame); !sent) {
+    connection_.reset();
+    return fail(std::move(sent).error());
+  }
+  for (;;) {
+    auto raw = connection_->receive_for(timeout_ms_);
+    if (!raw) {
+      connection_.reset();
+      return fail(Errc::kUnavailable, "relay did not answer: " + raw.error().detail);
+    }
+    auto parsed = relay::RelayClientCodec::parse(*raw);
+    if (!parsed) {
+      connection_.reset();
+      return fail(Errc::kMalformed, "relay sent an unreadable frame");
+    }
+    if (auto* delivery = std::get_if<wire::Delivery>(&parsed->message)) {
+      pending_.push_back(std::move(*delivery));
+      continue;
+    }
+    if (parsed->request_id != id) {
+      if (parsed->request_id == 0) {
+        if (const auto* e = std::get_if<wire::ErrorReply>(&parsed->message)) {
+          connection_.reset();
+          return fail(Errc::kUnavailable, "relay closed the connection: " +
+                                              std::string(wire::relay_error_name(e->code)));
+        }
+      }
+      continue;  // an answer to an earlier request we no longer wait for
+    }
+    if (const auto* e = std::get_if<wire::ErrorReply>(&parsed->message)) {
+      const std::string name(wire::relay_error_name(e->code));
+      switch (e->code) {
+        case wire::RelayErrorCode::kQueueFull:
+          return fail(Errc::kLimitExceeded, "the recipient's mailbox on the relay is full");
+        case wire::RelayErrorCode::kRateLimited:
+        case wire::RelayErrorCode::kRelayFull:
+        case wire::RelayErrorCode::kStorageUnavailable:
+          return fail(Errc::kUnavailable, "relay refused: " + name);
+        default:
+          return fail(Errc::kNotFound, "relay refused: " + name);
+      }
+    }
+    return std::move(parsed->message);
+  }
+}
+
+Result<wire::QueueCreated> RelayLink::create_queue(const crypto::Ed25519PublicKey& owner) {
+  BC_ASSIGN_OR_RETURN(wire::RelayMessage reply, request(codec_->create_queue(owner)));
+  auto* created = std::get_if<wire::QueueCreated>(&reply);
+  if (created == nullptr) return fail(Errc::kMalformed, "relay answered create_queue unexpectedly");
+  return *created;
+}
+
+Result<void> RelayLink::subscribe(const wire::QueueId& recipient_id,
+                                  const crypto::Ed25519PrivateKey& owner) {
+  BC_ASSIGN_OR_RETURN(wire::RelayMessage reply,
+                      request(codec_->subscribe(recipient_id, owner, challenge_)));
+  if (!std::holds_alternative<wire::Ok>(reply)) {
+    return fail(Errc::kMalformed, "relay answered subscribe unexpectedly");
+  }
+  return ok();
+}
+
+Result<void> RelayLink::deposit(const wire::QueueId& sender_id, ByteView envelope) {
+  BC_ASSIGN_OR_RETURN(wire::RelayMessage reply, request(codec_->deposit(sender_id, envelope)));
+  if (!std::holds_alternative<wire::Ok>(reply)) {
+    return fail(Errc::kMalformed, "relay answered deposit unexpectedly");
+  }
+  return ok();
+}
+
+Result<void> RelayLink::ack(const wire::QueueId& recipient_id, wire::MessageId message_id) {
+  BC_ASSIGN_OR_RETURN(wire::RelayMessage reply, request(codec_->ack(recipient_id, message_id)));
+  if (!std::holds_alternative<wire::Ok>(reply)) {
+    return fail(Errc::kMalformed, "relay answered ack unexpectedly");
+  }
+  return ok();
+}
+
+Result<std::optional<wire::Delivery>> RelayLink::next_delivery(std::uint32_t timeout_ms) {
+  if (!pending_.empty()) {
+    wire::Delivery d = std::move(pending_.front());
+    pending_.pop_front();
+    return std::optional<wire::Delivery>(std::move(d));
+  }
+  if (!connection_) return fail(Errc::kUnavailable, "relay connection is closed");
+  for (;;) {
+    auto raw = connection_->receive_for(timeout_ms);
+    if (!raw) {
+      connection_.reset();
+      if (raw.error().detail.find("timeout") != std::string::npos ||
+          raw.error().detail.find("timed out") != std::string::npos) {
+        return std::optional<wire::Delivery>();
+      }
+      return fail(Errc::kUnavailable, "relay connection lost: " + raw.error().detail);
+    }
+    auto parsed = relay::RelayClientCodec::parse(*raw);
+    if (!parsed) {
+      connection_.reset();
+      return fail(Errc::kMalformed, "relay sent an unreadable frame");
+    }
+    if (auto* delivery = std::get_if<wire::Delivery>(&parsed->message)) {
+      return std::optional<wire::Delivery>(std::move(*delivery));
+    }
+  }
+}
+
+void RelayLink::close() {
+  if (connection_) connection_->close();
+  connection_.reset();
+}
+
+}  // namespace bc::client

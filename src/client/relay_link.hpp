@@ -1,0 +1,76 @@
+// RelayLink: one blocking connection from a client to a relay (TLS pinned, WebSocket, frames).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/bytes.hpp"
+#include "core/result.hpp"
+#include "crypto/keys.hpp"
+#include "wire/relay_frames.hpp"
+
+namespace bc::net {
+class Client;
+}
+namespace bc::relay {
+class RelayClientCodec;
+}
+
+namespace bc::client {
+
+// RelayUrl is a parsed wss://HOST:PORT address.
+struct RelayUrl {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+// parse_relay_url accepts wss://HOST:PORT (HOST a name, an IPv4 address or [IPv6]); kMalformed
+// with a one-line reason otherwise.
+[[nodiscard]] Result<RelayUrl> parse_relay_url(std::string_view url);
+
+// RelayLink speaks the relay protocol over one connection. Requests are answered in order;
+// deliveries pushed meanwhile are kept and handed out by next_delivery. After any transport
+// failure the link is unusable (every later call fails with kUnavailable).
+class RelayLink {
+ public:
+  // connect opens the connection and completes the hello/challenge handshake. kAuthFailed when
+  // the relay's certificate does not match `fingerprint` (32 bytes), kUnavailable when it cannot
+  // be reached, kMalformed for a bad URL.
+  [[nodiscard]] static Result<std::unique_ptr<RelayLink>> connect(const std::string& url,
+                                                                  ByteView fingerprint,
+                                                                  std::uint32_t timeout_ms);
+  ~RelayLink();
+  RelayLink(const RelayLink&) = delete;
+  RelayLink& operator=(const RelayLink&) = delete;
+
+  // create_queue creates a queue owned by `owner`; returns its sender and recipient ids.
+  [[nodiscard]] Result<wire::QueueCreated> create_queue(const crypto::Ed25519PublicKey& owner);
+  // subscribe proves ownership of a queue; its envelopes are then pushed to this link.
+  [[nodiscard]] Result<void> subscribe(const wire::QueueId& recipient_id,
+                                       const crypto::Ed25519PrivateKey& owner);
+  // deposit stores an envelope in a queue; resolves only once the relay has it on disk.
+  // kLimitExceeded when the queue is full, kNotFound when the queue does not exist.
+  [[nodiscard]] Result<void> deposit(const wire::QueueId& sender_id, ByteView envelope);
+  // ack deletes a delivered envelope.
+  [[nodiscard]] Result<void> ack(const wire::QueueId& recipient_id, wire::MessageId message_id);
+  // next_delivery waits up to timeout_ms for a pushed envelope; std::nullopt when none came (the
+  // link is unusable afterwards: reconnect to wait again).
+  [[nodiscard]] Result<std::optional<wire::Delivery>> next_delivery(std::uint32_t timeout_ms);
+  // close ends the connection politely. Never fails.
+  void close();
+
+ private:
+  RelayLink();
+  Result<wire::RelayMessage> request(Result<Bytes> frame);
+
+  std::unique_ptr<net::Client> connection_;
+  std::unique_ptr<relay::RelayClientCodec> codec_;
+  wire::Challenge challenge_{};
+  std::deque<wire::Delivery> pending_;
+  std::uint32_t timeout_ms_ = 10'000;
+};
+
+}  // namespace bc::client
