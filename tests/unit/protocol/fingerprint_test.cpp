@@ -2,6 +2,7 @@
 #include "protocol/fingerprint.hpp"
 
 #include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
 
 #include <optional>
 #include <string>
@@ -187,6 +188,42 @@ TEST_F(ScannableErrorTest, FlippedBitIsMismatch) {
     flipped[i] ^= 0x01;
     EXPECT_EQ(compare_scannable(ours(), flipped).value(), false) << i;
   }
+}
+
+// Fixed pair for the properties below: our view and the other side's scannable code.
+struct ScannablePair {
+  Fingerprint ours;
+  Bytes theirs;
+};
+const ScannablePair& scannable_pair() {
+  static const ScannablePair pair = [] {
+    crypto::DeterministicRng rng(17);
+    const Bytes alice = identity_key(rng);
+    const Bytes bob = identity_key(rng);
+    return ScannablePair{compute_fingerprint(alice, bob).value(),
+                         compute_fingerprint(bob, alice).value().scannable()};
+  }();
+  return pair;
+}
+
+// A scanned code is untrusted input: any bytes give a clean result (an error, or false), never
+// true unless they are the other side's code, and never a crash (ASan/UBSan watch this).
+RC_GTEST_PROP(ScannableProperty, ArbitraryBytesNeverMatch,
+              (const std::vector<std::uint8_t>& bytes)) {
+  const auto result = compare_scannable(scannable_pair().ours, bytes);
+  const bool matched = result.has_value() && *result;
+  RC_ASSERT(!matched || bytes == scannable_pair().theirs);
+}
+
+// Changing any one byte of the other side's code never yields a match.
+RC_GTEST_PROP(ScannableProperty, MutatedCodeNeverMatches, ()) {
+  Bytes scanned = scannable_pair().theirs;
+  const auto at = *rc::gen::inRange<std::size_t>(0, scanned.size());
+  scanned[at] = *rc::gen::distinctFrom(scanned[at]);
+  const auto result = compare_scannable(scannable_pair().ours, scanned);
+  // (RC_ASSERT decomposes its expression, so the short-circuit is taken outside it.)
+  const bool matched = result.has_value() && *result;
+  RC_ASSERT(!matched);
 }
 
 }  // namespace
