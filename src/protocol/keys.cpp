@@ -7,9 +7,28 @@
 
 namespace bc::protocol {
 
+namespace {
+
+// canonical_u: whether 32 little-endian bytes encode u < 2^255 - 19. X25519 ignores the top
+// bit and reduces mod p, so other encodings name the same key; refusing them keeps one
+// encoding per key (a base key with its top bit flipped would otherwise look like a new one).
+bool canonical_u(ByteView u) {
+  if ((u[31] & 0x80) != 0) return false;
+  if (u[31] != 0x7f) return true;
+  for (std::size_t i = 30; i >= 1; --i) {
+    if (u[i] != 0xff) return true;
+  }
+  return u[0] < 0xed;
+}
+
+}  // namespace
+
 Result<PublicKey> PublicKey::decode(ByteView serialized) {
   if (serialized.size() != kSerializedPublicKeySize || serialized[0] != kDjbType) {
     return fail(Errc::kMalformed, "public key is not 0x05 || 32 bytes");
+  }
+  if (!canonical_u(serialized.subspan(1))) {
+    return fail(Errc::kMalformed, "public key is not canonically encoded");
   }
   BC_ASSIGN_OR_RETURN(auto raw, crypto::X25519PublicKey::from_bytes(serialized.subspan(1)));
   return PublicKey(raw);

@@ -25,7 +25,8 @@ class PublicKey {
  public:
   PublicKey() = default;
   explicit PublicKey(const crypto::X25519PublicKey& raw) : raw_(raw) {}
-  // decode parses the 33-byte form; kMalformed unless it is 33 bytes starting with 0x05.
+  // decode parses the 33-byte form; kMalformed unless it is 33 bytes starting with 0x05 and
+  // the key is canonical (u < 2^255 - 19, so the ignored top bit is clear).
   [[nodiscard]] static Result<PublicKey> decode(ByteView serialized);
   // serialize gives the 33-byte form 0x05 || key.
   [[nodiscard]] SerializedPublicKey serialize() const noexcept;

@@ -166,6 +166,20 @@ TEST_F(SessionTest, RepeatedPreKeyMessageMustNameTheSessionsIdentity) {
   expect_receive(bob_, a2, "two");
 }
 
+TEST_F(SessionTest, BaseKeyWithFlippedTopBitIsNotANewSession) {
+  start(/*with_one_time=*/false);
+  const auto a1 = send(alice_, "once only");
+  expect_receive(bob_, a1, "once only");
+  // X25519 ignores the top bit of a public key: a replay with the base key's top bit flipped
+  // must not pass for a new session (which would decrypt the same message again).
+  auto fields = wire::decode_prekey_signal_message(a1.serialized);
+  ASSERT_TRUE(fields);
+  fields->base_key[32] ^= 0x80;
+  CiphertextMessage replay{MessageType::kPreKey, {}};
+  wire::encode_prekey_signal_message(*fields, replay.serialized);
+  expect_failure(bob_, replay, Errc::kMalformed);
+}
+
 TEST_F(SessionTest, ForwardJumpBound) {
   start();
   expect_receive(bob_, send(alice_, "setup"), "setup");
@@ -331,6 +345,18 @@ TEST(KeysTest, PublicKeyFormat) {
   bad[0] = 0x04;
   EXPECT_FALSE(PublicKey::decode(bad));
   EXPECT_FALSE(PublicKey::decode(ByteView(s).first(32)));
+  // Non-canonical encodings of a key are refused: the top bit, and u >= 2^255 - 19.
+  auto high = s;
+  high[32] |= 0x80;
+  EXPECT_FALSE(PublicKey::decode(high));
+  SerializedPublicKey p{};
+  p[0] = kDjbType;
+  std::fill(p.begin() + 1, p.end(), 0xff);
+  p[32] = 0x7f;
+  p[1] = 0xed;  // exactly p
+  EXPECT_FALSE(PublicKey::decode(p));
+  p[1] = 0xec;  // p - 1
+  EXPECT_TRUE(PublicKey::decode(p));
   auto rebuilt = KeyPair::from_private(pair.private_key.secret().expose());
   ASSERT_TRUE(rebuilt);
   EXPECT_EQ(rebuilt->public_key, pair.public_key);
