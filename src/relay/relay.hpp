@@ -34,6 +34,8 @@ struct RelayConfig {
   std::size_t max_batch = 1024;
   // Requests accepted but not yet handled, relay-wide; beyond it requests get relay_full.
   std::size_t max_pending_requests = 65'536;
+  // Bytes of frames accepted but not yet handled, relay-wide (bounds memory under a slow disk).
+  std::size_t max_pending_bytes = 256ULL * 1024 * 1024;
 };
 
 // validate_relay_config fails with kMalformed naming the first limit that is zero or negative.

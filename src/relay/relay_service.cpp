@@ -81,6 +81,7 @@ struct Op {
   wire::RelayMessage request;  // Hello is never queued; a closed connection carries Hello
   wire::Challenge challenge{};
   bool is_close = false;
+  std::size_t frame_bytes = 0;  // counted against max_pending_bytes while queued
 };
 
 // Subscription is one queue's delivery state (writer thread only).
@@ -192,7 +193,8 @@ class RelayServiceImpl final : public RelayCore {
           immediate = wire::ChallengeReply{*conn.challenge};
         } else if (!conn.challenge) {
           immediate = error_reply(RelayErrorCode::kHandshakeRequired);
-        } else if (pending_.size() >= config_.max_pending_requests) {
+        } else if (pending_.size() >= config_.max_pending_requests ||
+                   pending_bytes_ + frame.size() > config_.max_pending_bytes) {
           immediate = error_reply(RelayErrorCode::kRelayFull);
         } else {
           Op op;
@@ -200,6 +202,8 @@ class RelayServiceImpl final : public RelayCore {
           op.request_id = request_id;
           op.request = std::move(decoded->message);
           op.challenge = *conn.challenge;
+          op.frame_bytes = frame.size();
+          pending_bytes_ += frame.size();
           pending_.push_back(std::move(op));
           ++enqueued_;
           work_cv_.notify_one();
@@ -319,6 +323,7 @@ class RelayServiceImpl final : public RelayCore {
         const std::size_t n = std::min(pending_.size(), config_.max_batch);
         batch.reserve(n);
         for (std::size_t i = 0; i < n; ++i) {
+          pending_bytes_ -= pending_.front().frame_bytes;
           batch.push_back(std::move(pending_.front()));
           pending_.pop_front();
         }
@@ -713,6 +718,7 @@ class RelayServiceImpl final : public RelayCore {
   std::condition_variable done_cv_;
   std::unordered_map<ConnectionId, Connection> conns_;
   std::deque<Op> pending_;
+  std::size_t pending_bytes_ = 0;
   std::uint64_t enqueued_ = 0;
   std::uint64_t done_ = 0;
   bool stopping_ = false;
@@ -761,6 +767,9 @@ Result<void> validate_relay_config(const RelayConfig& c) {
   if (c.max_batch == 0) return fail(Errc::kMalformed, "relay config: max_batch");
   if (c.max_pending_requests == 0) {
     return fail(Errc::kMalformed, "relay config: max_pending_requests");
+  }
+  if (c.max_pending_bytes < wire::kMaxRelayFrameSize) {
+    return fail(Errc::kMalformed, "relay config: max_pending_bytes is below one frame");
   }
   return ok();
 }

@@ -595,6 +595,35 @@ TEST_F(RelayServiceTest, GroupCommitRepliesOnlyAfterTheSharedCommit) {
   EXPECT_EQ(metric(m, "bc_relay_fsync_seconds_count"), 3u);
 }
 
+TEST_F(RelayServiceTest, PendingBytesAreBoundedWhileTheDiskIsSlow) {
+  auto gated = std::make_unique<GatedStore>(store::make_memory_relay_store());
+  GatedStore* gate = gated.get();
+  RelayConfig config;
+  config.max_pending_bytes = wire::kMaxRelayFrameSize + 2 * 1024;
+  start(config, std::move(gated));
+  Client c = connect();
+  Owner q = create_queue(c);
+  gate->arm();
+  relay_->on_frame(c.id, c.codec.deposit(q.sender_id, envelope(0)).value());
+  gate->wait_entered();  // the writer is stuck in a commit; what follows waits in memory
+  relay_->on_frame(c.id, c.codec.deposit(q.sender_id, envelope(1, 65536)).value());
+  relay_->on_frame(c.id, c.codec.deposit(q.sender_id, envelope(2, 1024)).value());
+  const wire::RequestId refused = c.codec.last_request_id() + 1;
+  relay_->on_frame(c.id, c.codec.deposit(q.sender_id, envelope(3, 4096)).value());
+  // The refusal is immediate, before the commit finishes.
+  std::vector<RelayFrame> now = outbox_.take(c.id);
+  gate->release();
+  relay_->flush();
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_EQ(now[0].request_id, refused);
+  EXPECT_EQ(error_of(now[0]), RelayErrorCode::kRelayFull);
+  std::vector<RelayFrame> later = outbox_.take(c.id);
+  ASSERT_EQ(later.size(), 3u);
+  for (const RelayFrame& r : later) EXPECT_TRUE(is_ok(r));
+  // Memory is released: a large deposit fits again.
+  EXPECT_TRUE(is_ok(deposit(c, q.sender_id, envelope(4, 65536))));
+}
+
 TEST_F(RelayServiceTest, StorageFailureRefusesDepositsAndLosesNothing) {
   auto gated = std::make_unique<GatedStore>(store::make_memory_relay_store());
   GatedStore* store = gated.get();
