@@ -1,6 +1,8 @@
-// Backchannel's own sessions (src/protocol/session_cipher.hpp), measured as the anchors are. Each
-// message goes through the client's load -> step -> save cycle: the record is deserialized before
-// and serialized after every encrypt and decrypt, as the store-backed client does.
+// Backchannel's own sessions (src/protocol/session_cipher.hpp), measured as the anchors are.
+// session/backchannel/*: each message goes through the client's load -> step -> save cycle, the
+// record deserialized before and serialized after every encrypt and decrypt (as libsignal-
+// protocol-c's store callbacks do). session/backchannel_save/*: the record stays in memory and is
+// serialized after every message (as the libolm column pickles).
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -30,8 +32,11 @@ void must(Result<void> result) {
 // Party is one identity with its prekeys and its stored session record (one peer).
 class Party final : public protocol::PreKeyLookup {
  public:
-  explicit Party(Rng& rng)
-      : identity_(protocol::IdentityKeyPair::generate(rng)),
+  // With `reload`, every step deserializes the stored record first; without, the record is
+  // kept in memory and only serialized after every step.
+  Party(Rng& rng, bool reload)
+      : reload_(reload),
+        identity_(protocol::IdentityKeyPair::generate(rng)),
         registration_id_(protocol::generate_registration_id(rng)),
         signed_prekey_(protocol::generate_signed_prekey(identity_, 1, 0, rng)) {}
 
@@ -87,15 +92,31 @@ class Party final : public protocol::PreKeyLookup {
   }
 
   // forget drops the stored record (a new session next time).
-  void forget() { stored_ = SecretBytes(); }
-  std::size_t stored_size() const { return stored_.size(); }
+  void forget() {
+    stored_ = SecretBytes();
+    memory_ = SessionRecord();
+  }
+  std::size_t stored_size() const { return reload_ ? stored_.size() : saved_.size(); }
 
  private:
-  SessionRecord load() const {
+  SessionRecord load() {
+    if (!reload_) return std::move(memory_);
     if (stored_.empty()) return SessionRecord();
     return must(SessionRecord::deserialize(stored_.expose()));
   }
-  void save(const SessionRecord& record) { stored_ = record.serialize(); }
+  void save(SessionRecord& record) {
+    if (reload_) {
+      stored_ = record.serialize();
+      return;
+    }
+    saved_.clear();
+    record.serialize_to(saved_);
+    memory_ = std::move(record);
+  }
+
+  bool reload_;
+  SessionRecord memory_;
+  Bytes saved_;
 
   protocol::IdentityKeyPair identity_;
   std::uint32_t registration_id_;
@@ -105,10 +126,10 @@ class Party final : public protocol::PreKeyLookup {
   SecretBytes stored_;
 };
 
-void setup(benchmark::State& state) {
+void setup(benchmark::State& state, bool reload) {
   crypto::SystemRng rng;
-  Party alice(rng);
-  Party bob(rng);
+  Party alice(rng, reload);
+  Party bob(rng, reload);
   const auto& text = plaintext1k();
   for (auto _ : state) {
     state.PauseTiming();
@@ -131,20 +152,20 @@ void connect(Party& alice, Party& bob, Rng& rng) {
   (void)alice.decrypt(bob.encrypt(plaintext1k()), rng);
 }
 
-void steady(benchmark::State& state) {
+void steady(benchmark::State& state, bool reload) {
   crypto::SystemRng rng;
-  Party alice(rng);
-  Party bob(rng);
+  Party alice(rng, reload);
+  Party bob(rng, reload);
   connect(alice, bob, rng);
   const auto& text = plaintext1k();
   for (auto _ : state) benchmark::DoNotOptimize(bob.decrypt(alice.encrypt(text), rng));
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
 }
 
-void pingpong(benchmark::State& state) {
+void pingpong(benchmark::State& state, bool reload) {
   crypto::SystemRng rng;
-  Party alice(rng);
-  Party bob(rng);
+  Party alice(rng, reload);
+  Party bob(rng, reload);
   connect(alice, bob, rng);
   const auto& text = plaintext1k();
   bool alice_sends = true;
@@ -158,9 +179,16 @@ void pingpong(benchmark::State& state) {
   state.counters["state_bytes"] = static_cast<double>(alice.stored_size());
 }
 
-BENCHMARK(setup)->Name("session/backchannel/setup")->Apply(configure);
-BENCHMARK(steady)->Name("session/backchannel/steady")->Apply(configure);
-BENCHMARK(pingpong)->Name("session/backchannel/pingpong")->Apply(configure);
+BENCHMARK_CAPTURE(setup, load_save, true)->Name("session/backchannel/setup")->Apply(configure);
+BENCHMARK_CAPTURE(steady, load_save, true)->Name("session/backchannel/steady")->Apply(configure);
+BENCHMARK_CAPTURE(pingpong, load_save, true)
+    ->Name("session/backchannel/pingpong")
+    ->Apply(configure);
+BENCHMARK_CAPTURE(setup, save, false)->Name("session/backchannel_save/setup")->Apply(configure);
+BENCHMARK_CAPTURE(steady, save, false)->Name("session/backchannel_save/steady")->Apply(configure);
+BENCHMARK_CAPTURE(pingpong, save, false)
+    ->Name("session/backchannel_save/pingpong")
+    ->Apply(configure);
 
 }  // namespace
 }  // namespace bc::bench
