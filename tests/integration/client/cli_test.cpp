@@ -1,0 +1,161 @@
+// Tests of the backchannel command line: exit codes, one-line errors, --json, a full flow.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "integration/relay/relay_harness.hpp"
+#include "support/test_paths.hpp"
+
+namespace bc {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct CliRun {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = std::make_unique<test::TempDir>("bc-cli"); }
+
+  void start_relay() {
+    auto relay = test::RelayProcess::start(dir_->path() / "relay");
+    ASSERT_TRUE(relay) << relay.error().message();
+    relay_ = std::move(relay).value();
+    url_ = "wss://127.0.0.1:" + std::to_string(relay_->port());
+  }
+
+  // run executes backchannel with `args` (already shell-quoted) for home `home`.
+  CliRun run(const std::string& home, const std::string& args, const std::string& pass = "pw") {
+    const fs::path out = dir_->path() / "out.txt";
+    const fs::path err = dir_->path() / "err.txt";
+    const std::string cmd = "BACKCHANNEL_PASSPHRASE='" + pass + "' '" +
+                            (test::binary_dir() / "bin" / "backchannel").string() + "' --home '" +
+                            (dir_->path() / home).string() + "' " + args + " > '" + out.string() +
+                            "' 2> '" + err.string() + "' < /dev/null";
+    const int status = std::system(cmd.c_str());
+    CliRun r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = test::read_file(out);
+    r.err = test::read_file(err);
+    return r;
+  }
+
+  static json parse(const CliRun& r) {
+    EXPECT_FALSE(r.out.empty()) << r.err;
+    return json::parse(r.out, nullptr, false);
+  }
+
+  std::unique_ptr<test::TempDir> dir_;
+  std::unique_ptr<test::RelayProcess> relay_;
+  std::string url_;
+};
+
+TEST_F(CliTest, UsageErrorsExitTwoWithOneLine) {
+  EXPECT_EQ(run("h", "--version").code, 0);
+  EXPECT_EQ(run("h", "--help").code, 0);
+  for (const char* bad : {"", "frobnicate", "send", "send alpha", "init", "relay add",
+                          "intro accept", "invite accept", "contacts extra"}) {
+    const CliRun r = run("h", bad);
+    EXPECT_EQ(r.code, 2) << bad;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << bad << ": " << r.err;
+    EXPECT_TRUE(r.err.starts_with("backchannel: ")) << r.err;
+  }
+}
+
+TEST_F(CliTest, MissingHomeAndWrongPassphrase) {
+  const CliRun none = run("nohome", "contacts");
+  EXPECT_EQ(none.code, 2);
+  EXPECT_NE(none.err.find("no Backchannel home"), std::string::npos) << none.err;
+  ASSERT_EQ(run("a", "init --name alpha --kdf minimum").code, 0);
+  const CliRun wrong = run("a", "--json contacts", "not-the-passphrase");
+  EXPECT_EQ(wrong.code, 2);
+  EXPECT_NE(wrong.err.find("wrong passphrase"), std::string::npos) << wrong.err;
+  const json j = parse(wrong);
+  EXPECT_EQ(j["ok"], false);
+  EXPECT_EQ(j["kind"], "auth_failed");
+  EXPECT_EQ(run("a", "init --name again --kdf minimum").code, 2);  // a home exists
+}
+
+TEST_F(CliTest, CorruptedStoreIsAClearError) {
+  ASSERT_EQ(run("a", "init --name alpha --kdf minimum").code, 0);
+  const fs::path store = dir_->path() / "a" / "store.db";
+  fs::resize_file(store, 100);
+  const CliRun r = run("a", "contacts");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("damaged"), std::string::npos) << r.err;
+  EXPECT_EQ(fs::file_size(store), 100U);  // no further damage
+}
+
+TEST_F(CliTest, RelayErrors) {
+  start_relay();
+  ASSERT_EQ(run("a", "init --name alpha --kdf minimum").code, 0);
+  std::string wrong = to_hex(relay_->fingerprint());
+  wrong[5] = wrong[5] == 'a' ? 'b' : 'a';
+  const CliRun pinned = run("a", "relay add " + url_ + " --fingerprint " + wrong);
+  EXPECT_EQ(pinned.code, 2) << pinned.err;
+  const CliRun bad_fp = run("a", "relay add " + url_ + " --fingerprint xyz");
+  EXPECT_EQ(bad_fp.code, 2);
+  const CliRun bad_url = run("a", "relay add http://x --fingerprint " + wrong);
+  EXPECT_EQ(bad_url.code, 2);
+  relay_->terminate();
+  const CliRun down =
+      run("a", "relay add " + url_ + " --fingerprint " + to_hex(relay_->fingerprint()));
+  EXPECT_EQ(down.code, 1) << down.err;
+}
+
+TEST_F(CliTest, InvitationMessagingAndVerifyThroughTheCli) {
+  start_relay();
+  const std::string fp = to_hex(relay_->fingerprint());
+  for (const char* who : {"mediator", "alpha"}) {
+    ASSERT_EQ(run(who, std::string("init --name ") + who + " --kdf minimum").code, 0);
+    ASSERT_EQ(run(who, "relay add " + url_ + " --fingerprint " + fp).code, 0);
+  }
+  const CliRun invite = run("mediator", "--json invite create");
+  ASSERT_EQ(invite.code, 0) << invite.err;
+  const json inv = parse(invite);
+  const std::string code = inv["code"];
+  ASSERT_TRUE(code.starts_with("bc1"));
+  const CliRun accepted = run("alpha", "--json invite accept " + code + " --as med");
+  ASSERT_EQ(accepted.code, 0) << accepted.err;
+  EXPECT_EQ(parse(accepted)["contact"]["alias"], "med");
+  EXPECT_EQ(run("alpha", "invite accept " + code).code, 2);  // already a contact
+  const CliRun synced = run("mediator", "--json sync");
+  ASSERT_EQ(synced.code, 0) << synced.err;
+  EXPECT_EQ(parse(synced)["events"][0]["event"], "contact_added");
+  ASSERT_EQ(run("alpha", "send med 'hello from alpha'").code, 0);
+  EXPECT_EQ(run("alpha", "send nobody hi").code, 2);
+  const CliRun got = run("mediator", "sync");
+  EXPECT_NE(got.out.find("hello from alpha"), std::string::npos) << got.out;
+  const CliRun history = run("mediator", "--json history alpha");
+  ASSERT_EQ(history.code, 0);
+  const json h = parse(history);
+  ASSERT_EQ(h["messages"].size(), 1U);
+  EXPECT_EQ(h["messages"][0]["text"], "hello from alpha");
+  EXPECT_EQ(h["messages"][0]["direction"], "in");
+  const CliRun v1 = run("mediator", "--json verify alpha");
+  const CliRun v2 = run("alpha", "--json verify med --confirm");
+  ASSERT_EQ(v1.code, 0);
+  ASSERT_EQ(v2.code, 0);
+  EXPECT_EQ(parse(v1)["safety_number"], parse(v2)["safety_number"]);
+  EXPECT_EQ(parse(v1)["safety_number"].get<std::string>().size(), 60U);
+  const CliRun contacts = run("alpha", "--json contacts");
+  EXPECT_EQ(parse(contacts)["contacts"][0]["verified"], true);
+  const fs::path file = dir_->path() / "note.txt";
+  { std::ofstream(file) << "a file's contents"; }
+  EXPECT_EQ(run("alpha", "send med --file '" + file.string() + "'").code, 0);
+  const CliRun files = run("mediator", "--json sync");
+  EXPECT_EQ(parse(files)["events"][0]["message"]["kind"], "file");
+}
+
+}  // namespace
+}  // namespace bc
