@@ -140,10 +140,10 @@ class [[nodiscard]] Result<void> {
 
 // BC_TRY(expr): evaluate a Result<void>; on error return the error from the enclosing function.
 #define BC_TRY(expr) BC_TRY_IMPL_(BC_CONCAT_(bc_try_result_, __LINE__), expr)
-#define BC_TRY_IMPL_(tmp, expr)                                 \
-  do {                                                          \
-    auto tmp = (expr);                                          \
-    if (!tmp) return ::bc::fail(std::move(tmp).error());        \
+#define BC_TRY_IMPL_(tmp, expr)                          \
+  do {                                                   \
+    auto tmp = (expr);                                   \
+    if (!tmp) return ::bc::fail(std::move(tmp).error()); \
   } while (0)
 
 #define BC_CONCAT_INNER_(a, b) a##b
