@@ -291,5 +291,53 @@ TEST_F(ClientE2ETest, WatchPrintsArrivingMessages) {
   EXPECT_EQ(mediator->history("alpha")->size(), 2U);
 }
 
+TEST_F(ClientE2ETest, WatchSurvivesARelayRestartAndLosesNothing) {
+  auto mediator = make("mediator");
+  auto alpha = make("alpha");
+  connect(*mediator, *alpha, "med");
+  std::atomic<bool> stop{false};
+  std::atomic<int> received{0};
+  std::atomic<int> warnings{0};
+  ClientOptions fast;
+  fast.relay_timeout_ms = 2000;
+  auto watcher = Client::open((dir_->path() / "mediator").string(), kPass, fast);
+  ASSERT_TRUE(watcher);
+  std::thread t([&] {
+    auto r = (*watcher)->watch(
+        [&](const Event& e) {
+          if (e.kind == EventKind::kMessage) received.fetch_add(1);
+          if (e.kind == EventKind::kWarning) warnings.fetch_add(1);
+        },
+        stop);
+    EXPECT_TRUE(r) << r.error().message();
+  });
+  ASSERT_TRUE(alpha->send_text("med", "before the restart"));
+  for (int i = 0; i < 200 && received.load() < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(received.load(), 1);
+  // Restart the relay on the same port with the same data (and so the same certificate).
+  const std::uint16_t port = relay_->port();
+  EXPECT_EQ(relay_->terminate(), 0);
+  relay_.reset();
+  auto again =
+      test::RelayProcess::start(dir_->path() / "relay", {}, "127.0.0.1:" + std::to_string(port));
+  ASSERT_TRUE(again) << again.error().message();
+  relay_ = std::move(again).value();
+  ASSERT_TRUE(alpha->send_text("med", "after the restart"));
+  ASSERT_TRUE(alpha->send_text("med", "and once more"));
+  for (int i = 0; i < 400 && received.load() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  stop.store(true);
+  t.join();
+  EXPECT_EQ(received.load(), 3);
+  EXPECT_GE(warnings.load(), 1);  // the outage was reported
+  auto history = mediator->history("alpha");
+  ASSERT_TRUE(history);
+  ASSERT_EQ(history->size(), 3U);
+  EXPECT_EQ((*history)[2].text, "and once more");
+}
+
 }  // namespace
 }  // namespace bc::client

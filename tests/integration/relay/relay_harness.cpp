@@ -29,12 +29,13 @@ TempDir::~TempDir() {
 fs::path relay_binary() { return binary_dir() / "bin" / "backchannel-relay"; }
 
 Result<std::unique_ptr<RelayProcess>> RelayProcess::start(const fs::path& data_dir,
-                                                          const std::string& config_text) {
+                                                          const std::string& config_text,
+                                                          const std::string& listen) {
   auto process = std::unique_ptr<RelayProcess>(new RelayProcess());
   static std::atomic<int> counter{0};
   process->log_path_ =
       data_dir.parent_path() / ("relay-" + std::to_string(counter.fetch_add(1)) + ".log");
-  std::vector<std::string> args = {relay_binary().string(), "--listen", "127.0.0.1:0", "--data",
+  std::vector<std::string> args = {relay_binary().string(), "--listen", listen, "--data",
                                    data_dir.string()};
   if (!config_text.empty()) {
     const fs::path config = data_dir.parent_path() / "relay.conf";

@@ -40,9 +40,11 @@ class TempDir {
 class RelayProcess {
  public:
   // start runs the relay with --data `data_dir` (and --config when `config_text` is non-empty)
+  // on `listen` (a free port by default)
   // and waits for its URL and fingerprint lines. Fails with kUnavailable if it exits first.
   [[nodiscard]] static Result<std::unique_ptr<RelayProcess>> start(
-      const std::filesystem::path& data_dir, const std::string& config_text = {});
+      const std::filesystem::path& data_dir, const std::string& config_text = {},
+      const std::string& listen = "127.0.0.1:0");
   ~RelayProcess();
 
   // kill9 sends SIGKILL and reaps the process.
