@@ -1,0 +1,181 @@
+// Client orchestration against an in-process relay (memory store, real transport on loopback),
+// with a tap that lets a test replay what the relay received.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+#include <filesystem>
+#include <mutex>
+
+#include "backchannel/client.hpp"
+#include "core/clock.hpp"
+#include "crypto/random.hpp"
+#include "net/certificate.hpp"
+#include "net/server.hpp"
+#include "relay/relay.hpp"
+#include "relay/relay_client.hpp"
+#include "store/relay_store.hpp"
+#include "wire/relay_frames.hpp"
+
+namespace bc::client {
+namespace {
+
+namespace fs = std::filesystem;
+const Bytes kPass = {'p', 'w'};
+
+// TapService passes every frame to the real service and keeps the deposits it saw.
+class TapService final : public relay::RelayService {
+ public:
+  void on_open(relay::ConnectionId c) override { inner->on_open(c); }
+  void on_frame(relay::ConnectionId c, ByteView frame) override {
+    auto f = wire::decode_relay_frame(frame);
+    if (f && std::holds_alternative<wire::Deposit>(f->message)) {
+      std::lock_guard lock(mu);
+      deposits.push_back(to_bytes(frame));
+    }
+    inner->on_frame(c, frame);
+  }
+  void on_close(relay::ConnectionId c) override { inner->on_close(c); }
+  [[nodiscard]] std::string metrics_text() const override { return inner->metrics_text(); }
+
+  // replay deposits a frame again, as a relay replaying an old envelope would.
+  void replay(std::size_t index) {
+    Bytes frame;
+    {
+      std::lock_guard lock(mu);
+      frame = deposits.at(index);
+    }
+    constexpr relay::ConnectionId kReplayer = 1'000'000;
+    relay::RelayClientCodec codec;
+    const Bytes hello = *codec.hello();  // the relay answers nothing before the handshake
+    inner->on_open(kReplayer);
+    inner->on_frame(kReplayer, hello);
+    inner->on_frame(kReplayer, frame);
+    inner->flush();
+    inner->on_close(kReplayer);
+  }
+  std::size_t deposit_count() {
+    std::lock_guard lock(mu);
+    return deposits.size();
+  }
+
+  relay::RelayCore* inner = nullptr;
+  std::mutex mu;
+  std::vector<Bytes> deposits;
+};
+
+class ClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("bc-client-unit-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "tls");
+    auto cert = net::ensure_self_signed(dir_ / "tls", "127.0.0.1");
+    ASSERT_TRUE(cert) << cert.error().message();
+    net::ServerOptions options;
+    options.cert_pem = cert->cert;
+    options.key_pem = cert->key;
+    auto server = net::Server::create(options);
+    ASSERT_TRUE(server) << server.error().message();
+    server_ = std::move(server).value();
+    auto service = relay::make_relay_service(relay::RelayConfig{}, store::make_memory_relay_store(),
+                                             server_->outbox(), relay_clock_, rng_);
+    ASSERT_TRUE(service) << service.error().message();
+    service_ = std::move(service).value();
+    tap_.inner = service_.get();
+    server_->start(tap_);
+    url_ = "wss://127.0.0.1:" + std::to_string(server_->port());
+    fingerprint_ = to_hex(*net::certificate_fingerprint(cert->cert));
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+    if (service_) service_->shutdown();
+    fs::remove_all(dir_);
+  }
+
+  std::unique_ptr<Client> make(const std::string& name, Clock* clock = nullptr) {
+    ClientOptions options;
+    options.clock = clock;
+    options.sync_quiet_ms = 300;
+    auto c = Client::init((dir_ / name).string(), kPass, name, KdfCost::kMinimum, options);
+    EXPECT_TRUE(c) << c.error().message();
+    EXPECT_TRUE((*c)->relay_add(url_, fingerprint_));
+    return std::move(c).value();
+  }
+
+  static int count(const std::vector<Event>& events, EventKind kind) {
+    int n = 0;
+    for (const auto& e : events) n += e.kind == kind ? 1 : 0;
+    return n;
+  }
+
+  fs::path dir_;
+  SystemClock relay_clock_;
+  crypto::SystemRng rng_;
+  std::unique_ptr<net::Server> server_;
+  std::unique_ptr<relay::RelayCore> service_;
+  TapService tap_;
+  std::string url_;
+  std::string fingerprint_;
+};
+
+TEST_F(ClientTest, ReplayedEnvelopeIsShownOnce) {
+  auto mediator = make("mediator");
+  auto alpha = make("alpha");
+  auto inv = mediator->invite_create();
+  ASSERT_TRUE(inv);
+  ASSERT_TRUE(alpha->invite_accept(inv->code, "med"));
+  ASSERT_TRUE(mediator->sync());
+  ASSERT_TRUE(alpha->send_text("med", "only once"));
+  auto first = mediator->sync();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(count(*first, EventKind::kMessage), 1);
+  tap_.replay(tap_.deposit_count() - 1);  // the relay replays the text message
+  tap_.replay(0);                         // and the very first PreKeySignalMessage
+  auto held = mediator->held_by_relays();
+  ASSERT_TRUE(held);
+  ASSERT_EQ(held->size(), 2U);  // both replays reached the mediator's queue
+  auto second = mediator->sync();
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(count(*second, EventKind::kMessage), 0);
+  EXPECT_EQ(count(*second, EventKind::kContactAdded), 0);
+  EXPECT_EQ(mediator->history("alpha")->size(), 1U);
+  EXPECT_EQ(mediator->contacts()->size(), 1U);
+  EXPECT_TRUE(mediator->held_by_relays()->empty());  // the replays were acknowledged away
+}
+
+TEST_F(ClientTest, InvitationExpiredWhenItArrivesIsRefused) {
+  ManualClock issuer_clock(SystemClock().now_ms());
+  auto mediator = make("mediator", &issuer_clock);
+  auto alpha = make("alpha");
+  auto inv = mediator->invite_create();
+  ASSERT_TRUE(inv);
+  ASSERT_TRUE(alpha->invite_accept(inv->code, "med"));
+  issuer_clock.advance(8LL * 24 * 60 * 60 * 1000);
+  auto events = mediator->sync();
+  ASSERT_TRUE(events);
+  EXPECT_EQ(count(*events, EventKind::kWarning), 1);
+  EXPECT_TRUE(mediator->contacts()->empty());
+}
+
+TEST_F(ClientTest, QueuedMessageGoesOutWithTheNextSync) {
+  auto mediator = make("mediator");
+  auto alpha = make("alpha");
+  auto inv = mediator->invite_create();
+  ASSERT_TRUE(alpha->invite_accept(inv->code, "med"));
+  ASSERT_TRUE(mediator->sync());
+  ASSERT_TRUE(alpha->send_text("med", "one"));
+  ASSERT_TRUE(alpha->send_text("med", "two"));
+  auto got = mediator->sync();
+  ASSERT_TRUE(got);
+  ASSERT_EQ(count(*got, EventKind::kMessage), 2);
+  EXPECT_EQ((*got)[0].message->text, "one");
+  EXPECT_EQ((*got)[1].message->text, "two");
+  auto history = alpha->history("med");
+  ASSERT_EQ(history->size(), 2U);
+  EXPECT_EQ((*history)[0].status, "sent");
+}
+
+}  // namespace
+}  // namespace bc::client
