@@ -11,6 +11,7 @@
 #include "crypto/random.hpp"
 #include "net/certificate.hpp"
 #include "net/server.hpp"
+#include "protocol/invitation.hpp"
 #include "relay/relay.hpp"
 #include "relay/relay_client.hpp"
 #include "store/relay_store.hpp"
@@ -175,6 +176,43 @@ TEST_F(ClientTest, QueuedMessageGoesOutWithTheNextSync) {
   auto history = alpha->history("med");
   ASSERT_EQ(history->size(), 2U);
   EXPECT_EQ((*history)[0].status, "sent");
+}
+
+// A relay (or anyone who learned a queue's address) that starts a new session under a contact's
+// queue makes the contact's identity key change: sending stops until the user confirms.
+TEST_F(ClientTest, ChangedIdentityKeyBlocksSendingUntilConfirmed) {
+  auto mediator = make("mediator");
+  auto alpha = make("alpha");
+  auto eve = make("eve");
+  auto inv = mediator->invite_create();
+  ASSERT_TRUE(alpha->invite_accept(inv->code, "med"));
+  ASSERT_TRUE(mediator->sync());
+  ASSERT_TRUE(alpha->send_text("med", "hello"));
+  ASSERT_TRUE(mediator->sync());
+  // The last deposit went to the mediator's queue for alpha: aim a fresh invitation at it.
+  const auto last = wire::decode_relay_frame(tap_.deposits.back());
+  ASSERT_TRUE(last);
+  const auto alpha_queue = std::get<wire::Deposit>(last->message).sender_id;
+  auto second = mediator->invite_create();
+  ASSERT_TRUE(second);
+  auto forged = protocol::Invitation::from_code(second->code);
+  ASSERT_TRUE(forged);
+  forged->relays[0].queue = alpha_queue;
+  // Only the signed prekey: a one-time prekey of another invitation is refused on a contact queue.
+  forged->bundle.prekey_id.reset();
+  forged->bundle.prekey.reset();
+  ASSERT_TRUE(eve->invite_accept(*forged->to_code(), "med"));
+  auto events = mediator->sync();
+  ASSERT_TRUE(events) << events.error().message();
+  EXPECT_EQ(count(*events, EventKind::kWarning), 1);
+  auto contacts = mediator->contacts();
+  ASSERT_EQ(contacts->size(), 1U);
+  EXPECT_TRUE((*contacts)[0].identity_changed);
+  auto blocked = mediator->send_text("alpha", "are you still you?");
+  ASSERT_FALSE(blocked);
+  EXPECT_EQ(blocked.error().code, Errc::kUntrustedIdentity);
+  ASSERT_TRUE(mediator->verify("alpha", true));
+  EXPECT_TRUE(mediator->send_text("alpha", "confirmed"));
 }
 
 }  // namespace
