@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "integration/relay/relay_harness.hpp"
@@ -155,6 +156,35 @@ TEST_F(CliTest, InvitationMessagingAndVerifyThroughTheCli) {
   EXPECT_EQ(run("alpha", "send med --file '" + file.string() + "'").code, 0);
   const CliRun files = run("mediator", "--json sync");
   EXPECT_EQ(parse(files)["events"][0]["message"]["kind"], "file");
+}
+
+TEST_F(CliTest, DemoRunsEndToEndAndShowsOnlyCiphertextAtTheRelay) {
+  const CliRun human = run("unused", "demo");
+  ASSERT_EQ(human.code, 0) << human.err;
+  EXPECT_NE(human.out.find("received from alpha: \"We will not strike unless attacked first.\""),
+            std::string::npos)
+      << human.out;
+  EXPECT_NE(human.out.find("received from bravo: \"Nor will we.\""), std::string::npos);
+  EXPECT_NE(human.out.find("(the same 60 digits"), std::string::npos);
+  // What the relay is shown to hold never includes a name or the text.
+  std::istringstream lines(human.out);
+  int relay_lines = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("relay:") == std::string::npos ||
+        line.find("holds for queue") == std::string::npos) {
+      continue;
+    }
+    ++relay_lines;
+    EXPECT_EQ(line.find("strike"), std::string::npos) << line;
+    EXPECT_EQ(line.find("alpha"), std::string::npos) << line;
+    EXPECT_EQ(line.find("bravo"), std::string::npos) << line;
+  }
+  EXPECT_GE(relay_lines, 3);
+  const CliRun machine = run("unused", "--json demo");
+  ASSERT_EQ(machine.code, 0) << machine.err;
+  const json j = parse(machine);
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_GE(j["steps"].size(), 7U);
 }
 
 }  // namespace
