@@ -58,8 +58,12 @@ std::int64_t sent_ns(const std::uint8_t* envelope) {
   return t;
 }
 
+// Child processes (relay, redis) still running; die() stops them so none is left behind.
+std::vector<pid_t> g_children;  // NOLINT: process-wide by nature
+
 [[noreturn]] void die(const std::string& message) {
   std::fprintf(stderr, "relay_load: %s\n", message.c_str());
+  for (const pid_t pid : g_children) ::kill(pid, SIGTERM);
   std::exit(1);
 }
 
@@ -80,6 +84,7 @@ struct Child {
   ~Child() { stop(); }
   void stop() {
     if (pid > 0) {
+      std::erase(g_children, pid);
       ::kill(pid, SIGTERM);
       int status = 0;
       ::waitpid(pid, &status, 0);
@@ -110,6 +115,7 @@ void spawn(Child& child, std::vector<std::string> args, const fs::path& log) {
     ::_exit(127);
   }
   child.pid = pid;
+  g_children.push_back(pid);
 }
 
 std::uint64_t rss_kib(pid_t pid) {
