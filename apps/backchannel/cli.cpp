@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -286,8 +285,7 @@ int ok_json(const Context& ctx, json j) {
   return 0;
 }
 
-std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop.store(true); }
+std::atomic<bool> g_stop{false};  // never set: watch runs until the process is signalled
 
 int run_command(Context& ctx, const std::string& command, Args& args) {
   auto fail_with = [&](const Error& e) { return report(ctx, e); };
@@ -479,8 +477,7 @@ int run_command(Context& ctx, const std::string& command, Args& args) {
   if (command == "watch") {
     args.done();
     BC_CLI_TRY(c, open_client(ctx));
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    // SIGINT and SIGTERM end the process at once: every change is already committed.
     auto r = c->watch(
         [&](const client::Event& e) {
           if (ctx.json) {

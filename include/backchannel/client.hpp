@@ -27,6 +27,9 @@ struct ClientOptions {
   std::uint32_t relay_timeout_ms = 10'000;
   // sync_quiet_ms: sync stops once the relay has pushed nothing for this long.
   std::uint32_t sync_quiet_ms = 400;
+  // watch_idle_ms: how long watch waits on a silent connection before it reconnects (and how
+  // often it looks at its stop flag).
+  std::uint32_t watch_idle_ms = 15'000;
   // invitation_validity_ms: how long an invitation code works (default 7 days).
   std::int64_t invitation_validity_ms = 7LL * 24 * 60 * 60 * 1000;
 };

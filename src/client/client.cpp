@@ -1506,7 +1506,8 @@ Result<void> Client::watch(const std::function<void(const Event&)>& on_event,
       BC_ASSIGN_OR_RETURN(const auto relays, impl_->load_all<RelayRecord>(kRelays));
       std::vector<Event> events;
       for (const auto& relay : relays) {
-        BC_TRY(impl_->receive_from_relay(relay, qs, events, 1000, &on_event, &stop));
+        BC_TRY(impl_->receive_from_relay(relay, qs, events, impl_->options.watch_idle_ms, &on_event,
+                                         &stop));
       }
       return impl_->flush_outbox();
     };

@@ -270,7 +270,9 @@ TEST_F(ClientE2ETest, WatchPrintsArrivingMessages) {
   connect(*mediator, *alpha, "med");
   std::atomic<bool> stop{false};
   std::atomic<int> received{0};
-  auto watcher = Client::open((dir_->path() / "mediator").string(), kPass);
+  ClientOptions quick;
+  quick.watch_idle_ms = 500;
+  auto watcher = Client::open((dir_->path() / "mediator").string(), kPass, quick);
   ASSERT_TRUE(watcher);
   std::thread t([&] {
     auto r = (*watcher)->watch(
@@ -300,6 +302,7 @@ TEST_F(ClientE2ETest, WatchSurvivesARelayRestartAndLosesNothing) {
   std::atomic<int> warnings{0};
   ClientOptions fast;
   fast.relay_timeout_ms = 2000;
+  fast.watch_idle_ms = 500;
   auto watcher = Client::open((dir_->path() / "mediator").string(), kPass, fast);
   ASSERT_TRUE(watcher);
   std::thread t([&] {
