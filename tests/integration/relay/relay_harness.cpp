@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,6 +52,8 @@ Result<std::unique_ptr<RelayProcess>> RelayProcess::start(const fs::path& data_d
   const pid_t pid = ::fork();
   if (pid < 0) return fail(Errc::kUnavailable, "fork failed");
   if (pid == 0) {
+    // The relay dies with the test, even when the test itself crashes.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     const int fd = ::open(process->log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
       ::dup2(fd, 1);
