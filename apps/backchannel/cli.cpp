@@ -535,7 +535,7 @@ int run(const std::vector<std::string>& all) {
     const std::string command = rest.front();
     if (command == "demo") {
       if (rest.size() > 1) throw UsageError{"demo takes no arguments"};
-      return run_demo("", ctx.json);
+      return run_demo(ctx.json);
     }
     Args args(std::vector<std::string>(rest.begin() + 1, rest.end()));
     return run_command(ctx, command, args);

@@ -10,7 +10,8 @@ namespace bc::cli {
 // 0 success, 1 failure at run time (e.g. an unreachable relay), 2 bad usage or input.
 int run(const std::vector<std::string>& args);
 
-// run_demo runs the end-to-end demonstration (`backchannel demo`); `self` is this program's path.
-int run_demo(const std::string& self, bool json);
+// run_demo runs the end-to-end demonstration (`backchannel demo`), finding backchannel-relay
+// beside this program.
+int run_demo(bool json);
 
 }  // namespace bc::cli

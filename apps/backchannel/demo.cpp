@@ -230,7 +230,7 @@ Result<void> run(Demo& d, const fs::path& relay_binary, const fs::path& dir) {
 
 }  // namespace
 
-int run_demo(const std::string& /*self*/, bool json) {
+int run_demo(bool json) {
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
   const fs::path relay_binary = self.parent_path() / "backchannel-relay";
