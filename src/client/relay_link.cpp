@@ -102,6 +102,14 @@ Result<wire::RelayMessage> RelayLink::request(Result<Bytes> frame) {
       switch (e->code) {
         case wire::RelayErrorCode::kQueueFull:
           return fail(Errc::kLimitExceeded, "the recipient's mailbox on the relay is full");
+        case wire::RelayErrorCode::kEscrowClosed:
+          return fail(Errc::kConflict, "the escrow exchange is already released or expired");
+        case wire::RelayErrorCode::kEscrowDuplicate:
+          return fail(Errc::kDuplicate, "this side has already deposited in the escrow exchange");
+        case wire::RelayErrorCode::kEscrowBadDeadline:
+          return fail(Errc::kMalformed, "the relay refused the escrow deadline (past or too far)");
+        case wire::RelayErrorCode::kEscrowSameQueue:
+          return fail(Errc::kMalformed, "an escrow exchange needs two different queues");
         case wire::RelayErrorCode::kRateLimited:
         case wire::RelayErrorCode::kRelayFull:
         case wire::RelayErrorCode::kStorageUnavailable:
@@ -145,6 +153,45 @@ Result<void> RelayLink::ack(const wire::QueueId& recipient_id, wire::MessageId m
     return fail(Errc::kMalformed, "relay answered ack unexpectedly");
   }
   return ok();
+}
+
+Result<wire::EscrowOpened> RelayLink::escrow_open(std::int64_t deadline_ms,
+                                                  const wire::QueueId& queue_a,
+                                                  const wire::QueueId& queue_b) {
+  BC_ASSIGN_OR_RETURN(wire::RelayMessage reply,
+                      request(codec_->escrow_open(deadline_ms, queue_a, queue_b)));
+  auto* opened = std::get_if<wire::EscrowOpened>(&reply);
+  if (opened == nullptr) return fail(Errc::kMalformed, "relay answered escrow_open unexpectedly");
+  return *opened;
+}
+
+Result<wire::EscrowHash> RelayLink::escrow_deposit(const wire::ExchangeId& exchange_id,
+                                                   const wire::EscrowToken& token,
+                                                   ByteView envelope) {
+  BC_ASSIGN_OR_RETURN(wire::RelayMessage reply,
+                      request(codec_->escrow_deposit(exchange_id, token, envelope)));
+  auto* deposited = std::get_if<wire::EscrowDeposited>(&reply);
+  if (deposited == nullptr) {
+    return fail(Errc::kMalformed, "relay answered escrow_deposit unexpectedly");
+  }
+  return deposited->envelope_hash;
+}
+
+Result<void> RelayLink::escrow_cancel(const wire::ExchangeId& exchange_id,
+                                      const wire::EscrowToken& token) {
+  BC_ASSIGN_OR_RETURN(wire::RelayMessage reply, request(codec_->escrow_cancel(exchange_id, token)));
+  if (!std::holds_alternative<wire::Ok>(reply)) {
+    return fail(Errc::kMalformed, "relay answered escrow_cancel unexpectedly");
+  }
+  return ok();
+}
+
+Result<wire::EscrowState> RelayLink::escrow_status(const wire::ExchangeId& exchange_id,
+                                                   const wire::EscrowToken& token) {
+  BC_ASSIGN_OR_RETURN(wire::RelayMessage reply, request(codec_->escrow_status(exchange_id, token)));
+  auto* state = std::get_if<wire::EscrowState>(&reply);
+  if (state == nullptr) return fail(Errc::kMalformed, "relay answered escrow_status unexpectedly");
+  return std::move(*state);
 }
 
 Result<std::optional<wire::Delivery>> RelayLink::next_delivery(std::uint32_t timeout_ms) {

@@ -56,6 +56,30 @@ class RelayLink {
   [[nodiscard]] Result<void> deposit(const wire::QueueId& sender_id, ByteView envelope);
   // ack deletes a delivered envelope.
   [[nodiscard]] Result<void> ack(const wire::QueueId& recipient_id, wire::MessageId message_id);
+  // Escrow (docs/relay-protocol.md, "Escrow"). Errors: kNotFound for an unknown exchange or a
+  // wrong token (the relay does not tell them apart) or an unknown queue; kConflict when the
+  // exchange is already released or expired; kDuplicate when this side already deposited;
+  // kMalformed for a deadline the relay refuses (past, or beyond its cap) or queue_a == queue_b;
+  // kLimitExceeded when a destination queue is full at release; kUnavailable as for deposit.
+  //
+  // escrow_open opens an exchange between the opener's queue `queue_a` and the counterparty's
+  // queue `queue_b` (both sender ids) that expires at `deadline_ms` (relay time); returns the
+  // exchange id, the opener's token_a and the counterparty's token_b.
+  [[nodiscard]] Result<wire::EscrowOpened> escrow_open(std::int64_t deadline_ms,
+                                                       const wire::QueueId& queue_a,
+                                                       const wire::QueueId& queue_b);
+  // escrow_deposit hands the relay this side's envelope (a padding bucket); resolves once it is
+  // on disk (and, when it was the second deposit, released) with the envelope's SHA-256.
+  [[nodiscard]] Result<wire::EscrowHash> escrow_deposit(const wire::ExchangeId& exchange_id,
+                                                        const wire::EscrowToken& token,
+                                                        ByteView envelope);
+  // escrow_cancel withdraws this side's deposit before release (succeeds when there is none).
+  [[nodiscard]] Result<void> escrow_cancel(const wire::ExchangeId& exchange_id,
+                                           const wire::EscrowToken& token);
+  // escrow_status reports open / released (with the relay's certificate, see
+  // protocol/escrow_certificate.hpp) / expired, and whether this side's deposit is held.
+  [[nodiscard]] Result<wire::EscrowState> escrow_status(const wire::ExchangeId& exchange_id,
+                                                        const wire::EscrowToken& token);
   // next_delivery waits up to timeout_ms for a pushed envelope; std::nullopt when none came (the
   // link is unusable afterwards: reconnect to wait again).
   [[nodiscard]] Result<std::optional<wire::Delivery>> next_delivery(std::uint32_t timeout_ms);

@@ -47,6 +47,26 @@ Result<Bytes> RelayClientCodec::fetch_bundle(const wire::QueueId& sender_id) {
   return build(wire::FetchBundle{sender_id});
 }
 
+Result<Bytes> RelayClientCodec::escrow_open(std::int64_t deadline_ms, const wire::QueueId& queue_a,
+                                            const wire::QueueId& queue_b) {
+  return build(wire::EscrowOpen{deadline_ms, queue_a, queue_b});
+}
+
+Result<Bytes> RelayClientCodec::escrow_deposit(const wire::ExchangeId& exchange_id,
+                                               const wire::EscrowToken& token, ByteView envelope) {
+  return build(wire::EscrowDeposit{exchange_id, token, to_bytes(envelope)});
+}
+
+Result<Bytes> RelayClientCodec::escrow_cancel(const wire::ExchangeId& exchange_id,
+                                              const wire::EscrowToken& token) {
+  return build(wire::EscrowCancel{exchange_id, token});
+}
+
+Result<Bytes> RelayClientCodec::escrow_status(const wire::ExchangeId& exchange_id,
+                                              const wire::EscrowToken& token) {
+  return build(wire::EscrowStatus{exchange_id, token});
+}
+
 Result<wire::RelayFrame> RelayClientCodec::parse(ByteView frame) {
   BC_ASSIGN_OR_RETURN(wire::RelayFrame decoded, wire::decode_relay_frame(frame));
   if (wire::is_request(decoded.message)) {

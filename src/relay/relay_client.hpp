@@ -31,6 +31,14 @@ class RelayClientCodec {
   [[nodiscard]] Result<Bytes> publish_bundle(const wire::QueueId& recipient_id,
                                              const wire::PrekeyBundle& bundle);
   [[nodiscard]] Result<Bytes> fetch_bundle(const wire::QueueId& sender_id);
+  [[nodiscard]] Result<Bytes> escrow_open(std::int64_t deadline_ms, const wire::QueueId& queue_a,
+                                          const wire::QueueId& queue_b);
+  [[nodiscard]] Result<Bytes> escrow_deposit(const wire::ExchangeId& exchange_id,
+                                             const wire::EscrowToken& token, ByteView envelope);
+  [[nodiscard]] Result<Bytes> escrow_cancel(const wire::ExchangeId& exchange_id,
+                                            const wire::EscrowToken& token);
+  [[nodiscard]] Result<Bytes> escrow_status(const wire::ExchangeId& exchange_id,
+                                            const wire::EscrowToken& token);
 
   // parse decodes a frame from the relay; fails as decode_relay_frame does, and with kMalformed
   // for a request-type frame (the relay never sends one).

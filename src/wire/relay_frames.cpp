@@ -24,6 +24,14 @@ enum class FrameType : std::uint8_t {
   kQueueCreated = 0x84,
   kBundle = 0x85,
   kDelivery = 0xC1,
+  // Escrow block (requests 0x10.., replies 0x90..).
+  kEscrowOpen = 0x10,
+  kEscrowDeposit = 0x11,
+  kEscrowCancel = 0x12,
+  kEscrowStatus = 0x13,
+  kEscrowOpened = 0x90,
+  kEscrowDeposited = 0x91,
+  kEscrowState = 0x92,
 };
 
 constexpr std::string_view kSubscribeDomain = "backchannel-relay-subscribe-v1";
@@ -56,6 +64,14 @@ class Reader {
     std::uint64_t v = 0;
     for (int i = 0; i < 8; ++i) v = (v << 8) | data_[pos_++];
     return v;
+  }
+  // time reads an i64 that must not be negative (milliseconds since the Unix epoch).
+  Result<std::int64_t> time(const char* name) {
+    BC_ASSIGN_OR_RETURN(std::uint64_t v, u64());
+    if (v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return fail(Errc::kMalformed, std::string("relay frame: negative ") + name);
+    }
+    return static_cast<std::int64_t>(v);
   }
   template <std::size_t N>
   Result<std::array<std::uint8_t, N>> fixed() {
@@ -140,7 +156,7 @@ class Writer {
 
 bool known_error_code(std::uint16_t code) {
   return code >= static_cast<std::uint16_t>(RelayErrorCode::kMalformed) &&
-         code <= static_cast<std::uint16_t>(RelayErrorCode::kInternal);
+         code <= static_cast<std::uint16_t>(RelayErrorCode::kEscrowSameQueue);
 }
 
 // Request-id rule: pushes carry 0, errors may carry 0 (unreadable frame), all else non-zero.
@@ -156,14 +172,41 @@ Result<void> check_request_id(FrameType type, RequestId id) {
 }
 
 FrameType type_of(const RelayMessage& m) {
-  static constexpr FrameType kTypes[] = {
-      FrameType::kHello,         FrameType::kCreateQueue, FrameType::kSubscribe,
-      FrameType::kDeposit,       FrameType::kAck,         FrameType::kDeleteQueue,
-      FrameType::kPublishBundle, FrameType::kFetchBundle, FrameType::kOk,
-      FrameType::kError,         FrameType::kChallenge,   FrameType::kQueueCreated,
-      FrameType::kBundle,        FrameType::kDelivery};
+  static constexpr FrameType kTypes[] = {FrameType::kHello,
+                                         FrameType::kCreateQueue,
+                                         FrameType::kSubscribe,
+                                         FrameType::kDeposit,
+                                         FrameType::kAck,
+                                         FrameType::kDeleteQueue,
+                                         FrameType::kPublishBundle,
+                                         FrameType::kFetchBundle,
+                                         FrameType::kOk,
+                                         FrameType::kError,
+                                         FrameType::kChallenge,
+                                         FrameType::kQueueCreated,
+                                         FrameType::kBundle,
+                                         FrameType::kDelivery,
+                                         FrameType::kEscrowOpen,
+                                         FrameType::kEscrowDeposit,
+                                         FrameType::kEscrowCancel,
+                                         FrameType::kEscrowStatus,
+                                         FrameType::kEscrowOpened,
+                                         FrameType::kEscrowDeposited,
+                                         FrameType::kEscrowState};
   static_assert(std::size(kTypes) == std::variant_size_v<RelayMessage>);
   return kTypes[m.index()];
+}
+
+// check_escrow_state enforces the one encoding of an EscrowState: an expired exchange never says
+// whether this side had deposited (always 0) and a released one always had both deposits (1).
+Result<void> check_escrow_state(EscrowPhase phase, bool own_deposited) {
+  if (phase == EscrowPhase::kExpired && own_deposited) {
+    return fail(Errc::kMalformed, "relay frame: an expired escrow reports no deposit");
+  }
+  if (phase == EscrowPhase::kReleased && !own_deposited) {
+    return fail(Errc::kMalformed, "relay frame: a released escrow had both deposits");
+  }
+  return ok();
 }
 
 Result<RelayMessage> decode_body(FrameType type, Reader& r) {
@@ -255,12 +298,62 @@ Result<RelayMessage> decode_body(FrameType type, Reader& r) {
       BC_ASSIGN_OR_RETURN(out.envelope, r.envelope());
       return RelayMessage{std::move(out)};
     }
+    case FrameType::kEscrowOpen: {
+      EscrowOpen out;
+      BC_ASSIGN_OR_RETURN(out.deadline_ms, r.time("escrow deadline"));
+      BC_ASSIGN_OR_RETURN(out.queue_a, r.fixed<kQueueIdSize>());
+      BC_ASSIGN_OR_RETURN(out.queue_b, r.fixed<kQueueIdSize>());
+      return RelayMessage{out};
+    }
+    case FrameType::kEscrowDeposit: {
+      EscrowDeposit out;
+      BC_ASSIGN_OR_RETURN(out.exchange_id, r.fixed<kExchangeIdSize>());
+      BC_ASSIGN_OR_RETURN(out.token, r.fixed<kEscrowTokenSize>());
+      BC_ASSIGN_OR_RETURN(out.envelope, r.envelope());
+      return RelayMessage{std::move(out)};
+    }
+    case FrameType::kEscrowCancel: {
+      BC_ASSIGN_OR_RETURN(auto id, r.fixed<kExchangeIdSize>());
+      BC_ASSIGN_OR_RETURN(auto token, r.fixed<kEscrowTokenSize>());
+      return RelayMessage{EscrowCancel{id, token}};
+    }
+    case FrameType::kEscrowStatus: {
+      BC_ASSIGN_OR_RETURN(auto id, r.fixed<kExchangeIdSize>());
+      BC_ASSIGN_OR_RETURN(auto token, r.fixed<kEscrowTokenSize>());
+      return RelayMessage{EscrowStatus{id, token}};
+    }
+    case FrameType::kEscrowOpened: {
+      EscrowOpened out;
+      BC_ASSIGN_OR_RETURN(out.exchange_id, r.fixed<kExchangeIdSize>());
+      BC_ASSIGN_OR_RETURN(out.token_a, r.fixed<kEscrowTokenSize>());
+      BC_ASSIGN_OR_RETURN(out.token_b, r.fixed<kEscrowTokenSize>());
+      return RelayMessage{out};
+    }
+    case FrameType::kEscrowDeposited: {
+      BC_ASSIGN_OR_RETURN(auto hash, r.fixed<kEscrowHashSize>());
+      return RelayMessage{EscrowDeposited{hash}};
+    }
+    case FrameType::kEscrowState: {
+      EscrowState out;
+      BC_ASSIGN_OR_RETURN(std::uint8_t phase, r.u8());
+      BC_ASSIGN_OR_RETURN(std::uint8_t own, r.u8());
+      if (phase < 1 || phase > 3) return fail(Errc::kMalformed, "relay frame: bad escrow state");
+      if (own > 1) return fail(Errc::kMalformed, "relay frame: bad escrow deposit flag");
+      out.phase = static_cast<EscrowPhase>(phase);
+      out.own_deposited = own == 1;
+      BC_TRY(check_escrow_state(out.phase, out.own_deposited));
+      if (out.phase == EscrowPhase::kReleased) {
+        BC_ASSIGN_OR_RETURN(out.certificate, r.fixed<kEscrowCertificateSize>());
+      }
+      return RelayMessage{std::move(out)};
+    }
   }
   return fail(Errc::kMalformed, "relay frame: unknown frame type");
 }
 
 bool known_type(std::uint8_t t) {
-  return (t >= 0x01 && t <= 0x08) || (t >= 0x81 && t <= 0x85) || t == 0xC1;
+  return (t >= 0x01 && t <= 0x08) || (t >= 0x10 && t <= 0x13) || (t >= 0x81 && t <= 0x85) ||
+         (t >= 0x90 && t <= 0x92) || t == 0xC1;
 }
 
 }  // namespace
@@ -295,6 +388,14 @@ std::string_view relay_error_name(RelayErrorCode code) noexcept {
       return "conflict";
     case RelayErrorCode::kInternal:
       return "internal";
+    case RelayErrorCode::kEscrowClosed:
+      return "escrow_closed";
+    case RelayErrorCode::kEscrowDuplicate:
+      return "escrow_duplicate";
+    case RelayErrorCode::kEscrowBadDeadline:
+      return "escrow_bad_deadline";
+    case RelayErrorCode::kEscrowSameQueue:
+      return "escrow_same_queue";
   }
   return "unknown";
 }
@@ -398,6 +499,41 @@ Result<Bytes> encode_relay_frame(const RelayFrame& frame) {
           if (m.one_time_prekey) {
             BC_TRY(w.short_field(*m.one_time_prekey, kMaxOneTimePrekeySize, "one-time prekey"));
           }
+          return ok();
+        } else if constexpr (std::is_same_v<T, EscrowOpen>) {
+          if (m.deadline_ms < 0) return fail(Errc::kMalformed, "relay frame: negative deadline");
+          w.u64(static_cast<std::uint64_t>(m.deadline_ms));
+          w.raw(m.queue_a);
+          w.raw(m.queue_b);
+          return ok();
+        } else if constexpr (std::is_same_v<T, EscrowDeposit>) {
+          w.raw(m.exchange_id);
+          w.raw(m.token);
+          return w.envelope(m.envelope);
+        } else if constexpr (std::is_same_v<T, EscrowCancel> || std::is_same_v<T, EscrowStatus>) {
+          w.raw(m.exchange_id);
+          w.raw(m.token);
+          return ok();
+        } else if constexpr (std::is_same_v<T, EscrowOpened>) {
+          w.raw(m.exchange_id);
+          w.raw(m.token_a);
+          w.raw(m.token_b);
+          return ok();
+        } else if constexpr (std::is_same_v<T, EscrowDeposited>) {
+          w.raw(m.envelope_hash);
+          return ok();
+        } else if constexpr (std::is_same_v<T, EscrowState>) {
+          const auto phase = static_cast<std::uint8_t>(m.phase);
+          if (phase < 1 || phase > 3)
+            return fail(Errc::kMalformed, "relay frame: bad escrow state");
+          BC_TRY(check_escrow_state(m.phase, m.own_deposited));
+          if (m.certificate.has_value() != (m.phase == EscrowPhase::kReleased)) {
+            return fail(Errc::kMalformed,
+                        "relay frame: an escrow certificate comes exactly with a release");
+          }
+          w.u8(phase);
+          w.u8(m.own_deposited ? 1 : 0);
+          if (m.certificate) w.raw(*m.certificate);
           return ok();
         } else {
           static_assert(std::is_same_v<T, Delivery>);

@@ -37,6 +37,13 @@ inline constexpr std::size_t kMaxIdentityKeySize = 256;
 inline constexpr std::size_t kMaxSignedPrekeySize = 1024;
 inline constexpr std::size_t kMaxOneTimePrekeySize = 256;
 inline constexpr std::size_t kMaxOneTimePrekeys = 200;
+// Escrow (see docs/relay-protocol.md, "Escrow"): exchange ids and tokens are 128-bit random
+// values; a release certificate travels as fixed-size opaque bytes (its codec is
+// src/protocol/escrow_certificate.hpp, which checks the same size).
+inline constexpr std::size_t kExchangeIdSize = 16;
+inline constexpr std::size_t kEscrowTokenSize = 16;
+inline constexpr std::size_t kEscrowHashSize = 32;
+inline constexpr std::size_t kEscrowCertificateSize = 161;
 // kMaxRelayFrameSize bounds every frame; the transport may reject larger messages unread.
 inline constexpr std::size_t kMaxRelayFrameSize = kMaxEnvelopeSize + 256;
 
@@ -46,6 +53,10 @@ using OwnerKey = std::array<std::uint8_t, kOwnerKeySize>;
 using Signature = std::array<std::uint8_t, kSignatureSize>;
 using MessageId = std::uint64_t;
 using RequestId = std::uint32_t;
+using ExchangeId = std::array<std::uint8_t, kExchangeIdSize>;
+using EscrowToken = std::array<std::uint8_t, kEscrowTokenSize>;
+using EscrowHash = std::array<std::uint8_t, kEscrowHashSize>;
+using EscrowCertificateBytes = std::array<std::uint8_t, kEscrowCertificateSize>;
 
 // RelayErrorCode is the error carried by an Error frame (stable numbers, documented).
 enum class RelayErrorCode : std::uint16_t {
@@ -63,6 +74,10 @@ enum class RelayErrorCode : std::uint16_t {
   kStorageUnavailable = 12,    // the store failed (e.g. disk full); nothing was stored
   kConflict = 13,              // duplicate (practically impossible with random ids)
   kInternal = 14,
+  kEscrowClosed = 15,       // deposit or cancel on an exchange already released or expired
+  kEscrowDuplicate = 16,    // this side of the exchange already holds a deposit
+  kEscrowBadDeadline = 17,  // the deadline is not in the future or beyond the relay's cap
+  kEscrowSameQueue = 18,    // an exchange between a queue and itself
 };
 
 // relay_error_name returns the documented snake_case name of `code` ("queue_full", ...).
@@ -121,6 +136,34 @@ struct FetchBundle {
   friend bool operator==(const FetchBundle&, const FetchBundle&) = default;
 };
 
+// EscrowOpen opens an exchange between two queues (named by their sender ids): queue_a is the
+// opener's, queue_b the counterparty's. deadline_ms is absolute relay time (never negative).
+struct EscrowOpen {
+  std::int64_t deadline_ms = 0;
+  QueueId queue_a{};
+  QueueId queue_b{};
+  friend bool operator==(const EscrowOpen&, const EscrowOpen&) = default;
+};
+// EscrowDeposit hands the relay one side's envelope; the token says which side.
+struct EscrowDeposit {
+  ExchangeId exchange_id{};
+  EscrowToken token{};
+  Bytes envelope;
+  friend bool operator==(const EscrowDeposit&, const EscrowDeposit&) = default;
+};
+// EscrowCancel withdraws the caller's own deposit before release (answered with Ok).
+struct EscrowCancel {
+  ExchangeId exchange_id{};
+  EscrowToken token{};
+  friend bool operator==(const EscrowCancel&, const EscrowCancel&) = default;
+};
+// EscrowStatus asks for the exchange's state as seen by the token's side.
+struct EscrowStatus {
+  ExchangeId exchange_id{};
+  EscrowToken token{};
+  friend bool operator==(const EscrowStatus&, const EscrowStatus&) = default;
+};
+
 // ---- responses and pushes (relay -> client) ----
 // Ok answers a request that returns nothing.
 struct Ok {
@@ -158,10 +201,36 @@ struct Delivery {
   friend bool operator==(const Delivery&, const Delivery&) = default;
 };
 
+// EscrowOpened answers EscrowOpen: token_a is for the opener, token_b for the counterparty.
+struct EscrowOpened {
+  ExchangeId exchange_id{};
+  EscrowToken token_a{};
+  EscrowToken token_b{};
+  friend bool operator==(const EscrowOpened&, const EscrowOpened&) = default;
+};
+// EscrowDeposited answers EscrowDeposit with the SHA-256 of the envelope as the relay stored it.
+struct EscrowDeposited {
+  EscrowHash envelope_hash{};
+  friend bool operator==(const EscrowDeposited&, const EscrowDeposited&) = default;
+};
+// EscrowPhase is an exchange's state on the wire (stable numbers).
+enum class EscrowPhase : std::uint8_t { kOpen = 1, kReleased = 2, kExpired = 3 };
+// EscrowState answers EscrowStatus. own_deposited is always false when expired and true when
+// released; the certificate is present exactly when released. Before release it never tells
+// whether the other side deposited.
+struct EscrowState {
+  EscrowPhase phase = EscrowPhase::kOpen;
+  bool own_deposited = false;
+  std::optional<EscrowCertificateBytes> certificate;
+  friend bool operator==(const EscrowState&, const EscrowState&) = default;
+};
+
 // RelayMessage is any frame body; the variant index is not the wire type (see relay_frames.cpp).
 using RelayMessage =
     std::variant<Hello, CreateQueue, Subscribe, Deposit, Ack, DeleteQueue, PublishBundle,
-                 FetchBundle, Ok, ErrorReply, ChallengeReply, QueueCreated, BundleReply, Delivery>;
+                 FetchBundle, Ok, ErrorReply, ChallengeReply, QueueCreated, BundleReply, Delivery,
+                 EscrowOpen, EscrowDeposit, EscrowCancel, EscrowStatus, EscrowOpened,
+                 EscrowDeposited, EscrowState>;
 
 // RelayFrame is one decoded frame.
 struct RelayFrame {

@@ -43,6 +43,17 @@ std::vector<RelayFrame> sample_frames() {
       {13, BundleReply{Bytes(33, 1), Bytes(64, 2), Bytes(33, 3)}},
       {14, BundleReply{Bytes(33, 1), Bytes(64, 2), std::nullopt}},
       {0, Delivery{id_of(8), 42, 1'700'000'000'123, Bytes(1024, 0x11)}},
+      {20, EscrowOpen{1'700'000'600'000, id_of(0x31), id_of(0x32)}},
+      {21, EscrowDeposit{id_of(0x33), id_of(0x34), Bytes(4096, 0x35)}},
+      {22, EscrowCancel{id_of(0x36), id_of(0x37)}},
+      {23, EscrowStatus{id_of(0x38), id_of(0x39)}},
+      {24, EscrowOpened{id_of(0x3A), id_of(0x3B), id_of(0x3C)}},
+      {25, EscrowDeposited{EscrowHash{0x3D, 0x3E}}},
+      {26, EscrowState{EscrowPhase::kOpen, false, std::nullopt}},
+      {27, EscrowState{EscrowPhase::kOpen, true, std::nullopt}},
+      {28, EscrowState{EscrowPhase::kReleased, true, EscrowCertificateBytes{1, 2, 3}}},
+      {29, EscrowState{EscrowPhase::kExpired, false, std::nullopt}},
+      {30, ErrorReply{RelayErrorCode::kEscrowSameQueue}},
   };
 }
 
@@ -86,7 +97,7 @@ TEST(RelayFrames, RejectsUnknownVersion) {
 }
 
 TEST(RelayFrames, RejectsUnknownType) {
-  for (std::uint8_t t : {0x00, 0x09, 0x80, 0x86, 0xC0, 0xC2, 0xFF}) {
+  for (std::uint8_t t : {0x00, 0x09, 0x0F, 0x14, 0x80, 0x86, 0x8F, 0x93, 0xC0, 0xC2, 0xFF}) {
     Bytes wire = {1, t, 0, 0, 0, 1};
     Result<RelayFrame> r = decode_relay_frame(wire);
     ASSERT_FALSE(r.has_value()) << int(t);
@@ -201,6 +212,79 @@ TEST(RelayFrames, ErrorNamesAreDocumentedStrings) {
   EXPECT_EQ(relay_error_name(RelayErrorCode::kQueueFull), "queue_full");
   EXPECT_EQ(relay_error_name(RelayErrorCode::kStorageUnavailable), "storage_unavailable");
   EXPECT_EQ(relay_error_name(RelayErrorCode::kInternal), "internal");
+  EXPECT_EQ(relay_error_name(RelayErrorCode::kEscrowClosed), "escrow_closed");
+  EXPECT_EQ(relay_error_name(RelayErrorCode::kEscrowDuplicate), "escrow_duplicate");
+  EXPECT_EQ(relay_error_name(RelayErrorCode::kEscrowBadDeadline), "escrow_bad_deadline");
+  EXPECT_EQ(relay_error_name(RelayErrorCode::kEscrowSameQueue), "escrow_same_queue");
+}
+
+TEST(RelayFrames, KnownAnswerEscrowOpenAndState) {
+  const Bytes open = encode_ok({9, EscrowOpen{0x0102030405060708, id_of(0x41), id_of(0x42)}});
+  Bytes expected = {0x01, 0x10, 0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8};
+  append(expected, id_of(0x41));
+  append(expected, id_of(0x42));
+  EXPECT_EQ(open, expected);
+
+  EscrowCertificateBytes cert{};
+  cert.fill(0x5A);
+  const Bytes state = encode_ok({3, EscrowState{EscrowPhase::kReleased, true, cert}});
+  ASSERT_EQ(state.size(), kRelayHeaderSize + 2 + kEscrowCertificateSize);
+  EXPECT_EQ(state[1], 0x92);
+  EXPECT_EQ(state[6], 2);  // released
+  EXPECT_EQ(state[7], 1);  // own deposit
+  EXPECT_EQ(state.back(), 0x5A);
+  EXPECT_EQ(encode_ok({3, EscrowState{EscrowPhase::kExpired, false, std::nullopt}}).size(),
+            kRelayHeaderSize + 2);
+}
+
+TEST(RelayFrames, EscrowStateHasOneEncodingPerMeaning) {
+  EscrowCertificateBytes cert{};
+  // A certificate comes exactly with a release; expired never reports a deposit; released
+  // always does.
+  EXPECT_EQ(err(encode_relay_frame({1, EscrowState{EscrowPhase::kOpen, true, cert}})),
+            Errc::kMalformed);
+  EXPECT_EQ(err(encode_relay_frame({1, EscrowState{EscrowPhase::kReleased, true, std::nullopt}})),
+            Errc::kMalformed);
+  EXPECT_EQ(err(encode_relay_frame({1, EscrowState{EscrowPhase::kExpired, true, std::nullopt}})),
+            Errc::kMalformed);
+  EXPECT_EQ(err(encode_relay_frame({1, EscrowState{EscrowPhase::kReleased, false, cert}})),
+            Errc::kMalformed);
+  EXPECT_EQ(
+      err(encode_relay_frame({1, EscrowState{static_cast<EscrowPhase>(4), false, std::nullopt}})),
+      Errc::kMalformed);
+
+  const Bytes open = encode_ok({1, EscrowState{EscrowPhase::kOpen, false, std::nullopt}});
+  for (std::uint8_t phase : {0, 4, 0xFF}) {
+    Bytes bad = open;
+    bad[6] = phase;
+    EXPECT_EQ(err(decode_relay_frame(bad)), Errc::kMalformed) << int(phase);
+  }
+  Bytes flag = open;
+  flag[7] = 2;
+  EXPECT_EQ(err(decode_relay_frame(flag)), Errc::kMalformed);
+  Bytes expired_with_deposit = open;
+  expired_with_deposit[6] = 3;
+  expired_with_deposit[7] = 1;
+  EXPECT_EQ(err(decode_relay_frame(expired_with_deposit)), Errc::kMalformed);
+  Bytes open_with_cert = open;
+  append(open_with_cert, cert);
+  EXPECT_EQ(err(decode_relay_frame(open_with_cert)), Errc::kMalformed);
+}
+
+TEST(RelayFrames, EscrowDepositEnvelopeAndDeadlineRules) {
+  EXPECT_EQ(err(encode_relay_frame({1, EscrowDeposit{id_of(1), id_of(2), Bytes(300, 0)}})),
+            Errc::kMalformed);
+  EXPECT_EQ(err(encode_relay_frame({1, EscrowOpen{-1, id_of(1), id_of(2)}})), Errc::kMalformed);
+  Bytes open = encode_ok({1, EscrowOpen{5, id_of(1), id_of(2)}});
+  open[kRelayHeaderSize] = 0x80;  // top bit of the deadline
+  EXPECT_EQ(err(decode_relay_frame(open)), Errc::kMalformed);
+  // A hand-built escrow deposit claiming 300 bytes.
+  Bytes wire = {1, 0x11, 0, 0, 0, 1};
+  append(wire, id_of(1));
+  append(wire, id_of(2));
+  append(wire, Bytes{0, 0, 0x01, 0x2C});
+  append(wire, Bytes(300, 0));
+  EXPECT_EQ(err(decode_relay_frame(wire)), Errc::kMalformed);
 }
 
 TEST(RelayFrames, SubscribeProofIsDomainSeparated) {
@@ -217,6 +301,10 @@ TEST(RelayFrames, RequestClassification) {
   EXPECT_TRUE(is_request(FetchBundle{}));
   EXPECT_FALSE(is_request(Ok{}));
   EXPECT_FALSE(is_request(Delivery{}));
+  EXPECT_TRUE(is_request(EscrowOpen{}));
+  EXPECT_TRUE(is_request(EscrowStatus{}));
+  EXPECT_FALSE(is_request(EscrowOpened{}));
+  EXPECT_FALSE(is_request(EscrowState{}));
 }
 
 }  // namespace
