@@ -20,6 +20,10 @@
 #include "net/server.hpp"
 #include "relay/relay.hpp"
 #include "store/relay_store.hpp"
+#ifdef BC_RELAY_FAULTS
+// backchannel-faulty-relay, a test program built from this file: see tests/integration/faults.
+#include "faults/fault_injector.hpp"
+#endif
 
 namespace {
 namespace fs = std::filesystem;
@@ -115,8 +119,20 @@ bc::Result<std::string> read_text_file(const std::string& path) {
 int main(int argc, char** argv) {
   bc::secure_memory::harden_process();
   Args args;
+#ifdef BC_RELAY_FAULTS
+  std::vector<bc::test::Fault> faults;
+#endif
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
+#ifdef BC_RELAY_FAULTS
+    if (arg == "--fault") {
+      if (i + 1 >= argc) return usage_error("--fault needs a value");
+      auto fault = bc::test::parse_fault(argv[++i]);
+      if (!fault) return usage_error(fault.error().detail);
+      faults.push_back(*fault);
+      continue;
+    }
+#endif
     if (arg == "--version") {
       std::printf("backchannel-relay %s\n", BC_VERSION);
       return 0;
@@ -203,11 +219,21 @@ int main(int argc, char** argv) {
   if (!server) return runtime_error(server.error().message());
   bc::SystemClock clock;
   bc::crypto::SystemRng rng;
+  bc::relay::Outbox* outbox = &(*server)->outbox();
+#ifdef BC_RELAY_FAULTS
+  bc::test::FaultInjector injector(faults, *outbox, clock);
+  outbox = &injector;
+#endif
   // The service holds the server's outbox: it is declared after the server, so destroyed first.
-  auto service = bc::relay::make_relay_service(relay_config, std::move(*store), (*server)->outbox(),
-                                               clock, rng);
+  auto service =
+      bc::relay::make_relay_service(relay_config, std::move(*store), *outbox, clock, rng);
   if (!service) return runtime_error(service.error().message());
-  (*server)->start(**service);
+  bc::relay::RelayService* front = service->get();
+#ifdef BC_RELAY_FAULTS
+  injector.attach(**service);
+  front = &injector;
+#endif
+  (*server)->start(*front);
 
   const std::string host = options.listen.host.find(':') != std::string::npos
                                ? "[" + options.listen.host + "]"

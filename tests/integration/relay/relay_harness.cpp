@@ -28,16 +28,36 @@ TempDir::~TempDir() {
 }
 
 fs::path relay_binary() { return binary_dir() / "bin" / "backchannel-relay"; }
+fs::path faulty_relay_binary() { return binary_dir() / "bin" / "backchannel-faulty-relay"; }
 
 Result<std::unique_ptr<RelayProcess>> RelayProcess::start(const fs::path& data_dir,
                                                           const std::string& config_text,
                                                           const std::string& listen) {
+  return launch(relay_binary(), data_dir, config_text, listen, {});
+}
+
+Result<std::unique_ptr<RelayProcess>> RelayProcess::start_faulty(
+    const fs::path& data_dir, const std::vector<std::string>& faults, const std::string& listen) {
+  std::vector<std::string> extra;
+  for (const auto& fault : faults) {
+    extra.push_back("--fault");
+    extra.push_back(fault);
+  }
+  return launch(faulty_relay_binary(), data_dir, {}, listen, extra);
+}
+
+Result<std::unique_ptr<RelayProcess>> RelayProcess::launch(const fs::path& binary,
+                                                           const fs::path& data_dir,
+                                                           const std::string& config_text,
+                                                           const std::string& listen,
+                                                           const std::vector<std::string>& extra) {
   auto process = std::unique_ptr<RelayProcess>(new RelayProcess());
   static std::atomic<int> counter{0};
   process->log_path_ =
       data_dir.parent_path() / ("relay-" + std::to_string(counter.fetch_add(1)) + ".log");
-  std::vector<std::string> args = {relay_binary().string(), "--listen", listen, "--data",
+  std::vector<std::string> args = {binary.string(), "--listen", listen, "--data",
                                    data_dir.string()};
+  args.insert(args.end(), extra.begin(), extra.end());
   if (!config_text.empty()) {
     const fs::path config = data_dir.parent_path() / "relay.conf";
     {

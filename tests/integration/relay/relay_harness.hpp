@@ -34,6 +34,9 @@ class TempDir {
 
 // relay_binary is BUILD/bin/backchannel-relay.
 [[nodiscard]] std::filesystem::path relay_binary();
+// faulty_relay_binary is BUILD/bin/backchannel-faulty-relay (tests/integration/faults): the same
+// relay with fault switches.
+[[nodiscard]] std::filesystem::path faulty_relay_binary();
 
 // RelayProcess is one running backchannel-relay on 127.0.0.1 and a free port, its stdout and
 // stderr captured in a log file.
@@ -44,6 +47,11 @@ class RelayProcess {
   // and waits for its URL and fingerprint lines. Fails with kUnavailable if it exits first.
   [[nodiscard]] static Result<std::unique_ptr<RelayProcess>> start(
       const std::filesystem::path& data_dir, const std::string& config_text = {},
+      const std::string& listen = "127.0.0.1:0");
+  // start_faulty runs backchannel-faulty-relay the same way, with one `--fault SPEC` per entry of
+  // `faults` (e.g. "drop=3", "withhold=1"; see tests/integration/faults/fault_injector.hpp).
+  [[nodiscard]] static Result<std::unique_ptr<RelayProcess>> start_faulty(
+      const std::filesystem::path& data_dir, const std::vector<std::string>& faults,
       const std::string& listen = "127.0.0.1:0");
   ~RelayProcess();
 
@@ -59,6 +67,11 @@ class RelayProcess {
   [[nodiscard]] std::string log() const;
 
  private:
+  static Result<std::unique_ptr<RelayProcess>> launch(const std::filesystem::path& binary,
+                                                      const std::filesystem::path& data_dir,
+                                                      const std::string& config_text,
+                                                      const std::string& listen,
+                                                      const std::vector<std::string>& extra);
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
   Bytes fingerprint_;
