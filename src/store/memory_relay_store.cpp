@@ -19,6 +19,7 @@ struct MemoryQueue {
 struct MemoryState {
   std::map<RelayQueueId, MemoryQueue> queues;      // by recipient id
   std::map<RelayQueueId, RelayQueueId> by_sender;  // sender id -> recipient id
+  std::map<EscrowId, EscrowRecord> escrows;
 };
 
 class MemoryTxn final : public RelayStoreTxn {
@@ -135,6 +136,47 @@ class MemoryTxn final : public RelayStoreTxn {
     return out;
   }
 
+  Result<void> create_escrow(const EscrowRecord& escrow) override {
+    if (!s_.escrows.emplace(escrow.exchange_id, escrow).second) {
+      return fail(Errc::kConflict, "escrow id already in use");
+    }
+    return ok();
+  }
+
+  Result<EscrowRecord> find_escrow(const EscrowId& exchange_id) override {
+    auto it = s_.escrows.find(exchange_id);
+    if (it == s_.escrows.end()) return fail(Errc::kNotFound, "no such escrow");
+    return it->second;
+  }
+
+  Result<void> update_escrow(const EscrowRecord& escrow) override {
+    auto it = s_.escrows.find(escrow.exchange_id);
+    if (it == s_.escrows.end()) return fail(Errc::kNotFound, "no such escrow");
+    it->second.phase = escrow.phase;
+    it->second.deposit_a = escrow.deposit_a;
+    it->second.deposit_b = escrow.deposit_b;
+    it->second.certificate = escrow.certificate;
+    return ok();
+  }
+
+  Result<std::uint64_t> expire_escrows(std::int64_t now_ms) override {
+    std::uint64_t n = 0;
+    for (auto& [id, e] : s_.escrows) {
+      if (e.phase != EscrowPhase::kOpen || e.deadline_ms > now_ms) continue;
+      e.phase = EscrowPhase::kExpired;
+      e.deposit_a.reset();
+      e.deposit_b.reset();
+      ++n;
+    }
+    return n;
+  }
+
+  Result<std::uint64_t> forget_escrows(std::int64_t before_ms) override {
+    return std::erase_if(s_.escrows, [before_ms](const auto& entry) {
+      return entry.second.phase != EscrowPhase::kOpen && entry.second.deadline_ms < before_ms;
+    });
+  }
+
  private:
   Result<MemoryQueue*> by_recipient(const RelayQueueId& recipient_id) {
     auto it = s_.queues.find(recipient_id);
@@ -172,6 +214,7 @@ class InMemoryRelayStore final : public RelayStore {
     std::lock_guard lock(mu_);
     RelayStoreStats out;
     out.queues = state_.queues.size();
+    out.escrows = state_.escrows.size();
     for (const auto& [id, q] : state_.queues) {
       out.usage.envelopes += q.usage.envelopes;
       out.usage.bytes += q.usage.bytes;

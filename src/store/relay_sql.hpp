@@ -9,7 +9,7 @@ namespace bc::store::relay_sql {
 
 // kMigrations[i] takes the schema from version i to version i + 1; the version lives in
 // relay_schema_version. Append new migrations; never edit a released one.
-inline constexpr std::array<std::string_view, 1> kMigrations = {
+inline constexpr std::array<std::string_view, 2> kMigrations = {
     R"sql(
 CREATE TABLE queues (
   id              INTEGER PRIMARY KEY,
@@ -42,6 +42,25 @@ CREATE TABLE one_time_prekeys (
   prekey BLOB    NOT NULL,
   PRIMARY KEY (queue, seq)
 );
+)sql",
+    // 2: escrow exchanges. Tokens are stored only as SHA-256 hashes; deposits and the certificate
+    // are NULL when absent. queue_a / queue_b are sender ids (a deleted queue leaves the exchange
+    // unreleasable, not dangling).
+    R"sql(
+CREATE TABLE escrows (
+  exchange_id  BLOB    PRIMARY KEY,
+  deadline_ms  INTEGER NOT NULL,
+  queue_a      BLOB    NOT NULL,
+  queue_b      BLOB    NOT NULL,
+  token_hash_a BLOB    NOT NULL,
+  token_hash_b BLOB    NOT NULL,
+  state        INTEGER NOT NULL,
+  deposit_a    BLOB,
+  deposit_b    BLOB,
+  certificate  BLOB,
+  created_ms   INTEGER NOT NULL
+);
+CREATE INDEX escrows_by_deadline ON escrows(deadline_ms);
 )sql"};
 
 inline constexpr std::string_view kCreateVersionTable =
@@ -107,6 +126,27 @@ inline constexpr std::string_view kFirstPrekey =
     "SELECT seq, prekey FROM one_time_prekeys WHERE queue = ?1 ORDER BY seq LIMIT 1";
 inline constexpr std::string_view kDeletePrekey =
     "DELETE FROM one_time_prekeys WHERE queue = ?1 AND seq = ?2";
+
+// Escrow exchanges. Columns 0..10 of kSelectEscrow: exchange_id, deadline_ms, queue_a, queue_b,
+// token_hash_a, token_hash_b, state, deposit_a, deposit_b, certificate, created_ms.
+// State numbers: 1 open, 2 released, 3 expired.
+inline constexpr std::string_view kInsertEscrow =
+    "INSERT INTO escrows (exchange_id, deadline_ms, queue_a, queue_b, token_hash_a, token_hash_b, "
+    "state, deposit_a, deposit_b, certificate, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+    "?9, ?10, ?11)";
+inline constexpr std::string_view kEscrowIdInUse = "SELECT 1 FROM escrows WHERE exchange_id = ?1";
+inline constexpr std::string_view kSelectEscrow =
+    "SELECT exchange_id, deadline_ms, queue_a, queue_b, token_hash_a, token_hash_b, state, "
+    "deposit_a, deposit_b, certificate, created_ms FROM escrows WHERE exchange_id = ?1";
+inline constexpr std::string_view kUpdateEscrow =
+    "UPDATE escrows SET state = ?2, deposit_a = ?3, deposit_b = ?4, certificate = ?5 WHERE "
+    "exchange_id = ?1";
+inline constexpr std::string_view kExpireEscrows =
+    "UPDATE escrows SET state = 3, deposit_a = NULL, deposit_b = NULL WHERE state = 1 AND "
+    "deadline_ms <= ?1";
+inline constexpr std::string_view kForgetEscrows =
+    "DELETE FROM escrows WHERE state IN (2, 3) AND deadline_ms < ?1";
+inline constexpr std::string_view kEscrowCount = "SELECT count(*) FROM escrows";
 
 inline constexpr std::string_view kStats =
     "SELECT count(*), coalesce(sum(stored_count), 0), coalesce(sum(stored_bytes), 0) FROM queues";

@@ -42,6 +42,7 @@ struct RelayUsage {
 struct RelayStoreStats {
   std::uint64_t queues = 0;
   RelayUsage usage;
+  std::uint64_t escrows = 0;  // escrow exchanges held (open, or a terminal record kept a while)
   friend bool operator==(const RelayStoreStats&, const RelayStoreStats&) = default;
 };
 
@@ -67,6 +68,34 @@ struct TakenBundle {
   Bytes signed_prekey;
   std::optional<Bytes> one_time_prekey;
   friend bool operator==(const TakenBundle&, const TakenBundle&) = default;
+};
+
+// ---- escrow exchanges (docs/relay-protocol.md, "Escrow") ----
+inline constexpr std::size_t kEscrowIdSize = 16;
+using EscrowId = std::array<std::uint8_t, kEscrowIdSize>;
+// EscrowTokenHash is SHA-256 of a side's token: the store never holds a token itself, so a copy
+// of the database does not let anyone deposit, cancel or ask for the status.
+using EscrowTokenHash = std::array<std::uint8_t, 32>;
+
+// EscrowPhase is an exchange's stored state (stable numbers, also in the database).
+enum class EscrowPhase : std::uint8_t { kOpen = 1, kReleased = 2, kExpired = 3 };
+
+// EscrowRecord is one exchange. Side A is the opener: its deposit goes to queue_b (the
+// counterparty's queue) and side B's to queue_a; both queues are named by their sender ids.
+// Deposits exist only while open; a released exchange keeps its certificate.
+struct EscrowRecord {
+  EscrowId exchange_id{};
+  std::int64_t deadline_ms = 0;
+  RelayQueueId queue_a{};
+  RelayQueueId queue_b{};
+  EscrowTokenHash token_hash_a{};
+  EscrowTokenHash token_hash_b{};
+  EscrowPhase phase = EscrowPhase::kOpen;
+  std::optional<Bytes> deposit_a;
+  std::optional<Bytes> deposit_b;
+  std::optional<Bytes> certificate;
+  std::int64_t created_ms = 0;
+  friend bool operator==(const EscrowRecord&, const EscrowRecord&) = default;
 };
 
 // Durability of a write transaction's commit.
@@ -121,6 +150,20 @@ class RelayStoreTxn {
   // take_bundle returns the bundle of the queue named by its sender id and removes the oldest
   // one-time prekey it hands out. kNotFound for an unknown queue or a queue without a bundle.
   [[nodiscard]] virtual Result<TakenBundle> take_bundle(const RelayQueueId& sender_id) = 0;
+
+  // create_escrow adds an exchange. kConflict if its id is already used.
+  [[nodiscard]] virtual Result<void> create_escrow(const EscrowRecord& escrow) = 0;
+  // find_escrow looks an exchange up by id; kNotFound if absent.
+  [[nodiscard]] virtual Result<EscrowRecord> find_escrow(const EscrowId& exchange_id) = 0;
+  // update_escrow stores the phase, deposits and certificate of `escrow` (the other fields never
+  // change); kNotFound if the exchange is absent.
+  [[nodiscard]] virtual Result<void> update_escrow(const EscrowRecord& escrow) = 0;
+  // expire_escrows turns every open exchange whose deadline_ms <= now_ms into an expired one
+  // without deposits, and returns how many it expired.
+  [[nodiscard]] virtual Result<std::uint64_t> expire_escrows(std::int64_t now_ms) = 0;
+  // forget_escrows deletes every released or expired exchange whose deadline_ms < before_ms and
+  // returns how many went (open ones are kept: expire them first).
+  [[nodiscard]] virtual Result<std::uint64_t> forget_escrows(std::int64_t before_ms) = 0;
 };
 
 // RelayStore owns the data. One writer at a time: calls are serialized by the implementation
@@ -136,7 +179,8 @@ class RelayStore {
   [[nodiscard]] virtual Result<void> write(Durability durability, const TxnFn& fn) = 0;
   // read runs `fn` in a transaction that is never committed (for lookups); `fn` must not write.
   [[nodiscard]] virtual Result<void> read(const TxnFn& fn) = 0;
-  // stats counts queues, envelopes and bytes. kUnavailable if the store cannot be read.
+  // stats counts queues, envelopes, bytes and escrow exchanges. kUnavailable if the store cannot be
+  // read.
   [[nodiscard]] virtual Result<RelayStoreStats> stats() = 0;
 };
 

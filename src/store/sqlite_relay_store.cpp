@@ -68,6 +68,14 @@ class Stmt {
       sqlite3_bind_blob(stmt_, index, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     }
   }
+  // bind_optional binds NULL for an absent blob.
+  void bind_optional(int index, const std::optional<Bytes>& v) {
+    if (v) {
+      bind(index, ByteView(*v));
+    } else {
+      sqlite3_bind_null(stmt_, index);
+    }
+  }
   // step returns true for a row, false when done.
   Result<bool> step() {
     const int rc = sqlite3_step(stmt_);
@@ -89,6 +97,10 @@ class Stmt {
     const int n = sqlite3_column_bytes(stmt_, col);
     if (p == nullptr || n <= 0) return {};
     return Bytes(p, p + n);
+  }
+  [[nodiscard]] std::optional<Bytes> optional_blob(int col) const {
+    if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;
+    return blob(col);
   }
   template <std::size_t N>
   Result<std::array<std::uint8_t, N>> fixed(int col) const {
@@ -142,8 +154,15 @@ class SqliteTxn final : public RelayStoreTxn {
   Result<RelayUsage> purge_expired(std::int64_t before_ms) override;
   Result<void> put_bundle(const RelayQueueId& recipient_id, const StoredBundle& bundle) override;
   Result<TakenBundle> take_bundle(const RelayQueueId& sender_id) override;
+  Result<void> create_escrow(const EscrowRecord& escrow) override;
+  Result<EscrowRecord> find_escrow(const EscrowId& exchange_id) override;
+  Result<void> update_escrow(const EscrowRecord& escrow) override;
+  Result<std::uint64_t> expire_escrows(std::int64_t now_ms) override;
+  Result<std::uint64_t> forget_escrows(std::int64_t before_ms) override;
 
  private:
+  // changes is how many rows the last statement changed.
+  std::uint64_t changes();
   Result<QueueRow> load(std::string_view sql, const RelayQueueId& id);
   Result<Stmt> stmt(std::string_view sql);
 
@@ -196,8 +215,15 @@ class SqliteRelayStore final : public RelayStore {
     BC_ASSIGN_OR_RETURN(Stmt s, prepared(relay_sql::kStats));
     BC_ASSIGN_OR_RETURN(bool row, s.step());
     if (!row) return fail(Errc::kInternal, "relay store: no stats row");
-    return RelayStoreStats{s.u64(0), RelayUsage{s.u64(1), s.u64(2)}};
+    RelayStoreStats out{s.u64(0), RelayUsage{s.u64(1), s.u64(2)}};
+    BC_ASSIGN_OR_RETURN(Stmt e, prepared(relay_sql::kEscrowCount));
+    BC_ASSIGN_OR_RETURN(bool erow, e.step());
+    if (!erow) return fail(Errc::kInternal, "relay store: no escrow count row");
+    out.escrows = e.u64(0);
+    return out;
   }
+
+  [[nodiscard]] sqlite3* db() const noexcept { return db_; }
 
   // prepared returns the cached statement for `sql` (callers hold mu_).
   Result<Stmt> prepared(std::string_view sql) {
@@ -526,6 +552,80 @@ Result<TakenBundle> SqliteTxn::take_bundle(const RelayQueueId& sender_id) {
   s.bind(2, seq);
   BC_TRY(s.run());
   return out;
+}
+
+std::uint64_t SqliteTxn::changes() {
+  return static_cast<std::uint64_t>(sqlite3_changes(store_.db()));
+}
+
+Result<void> SqliteTxn::create_escrow(const EscrowRecord& escrow) {
+  {
+    BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kEscrowIdInUse));
+    s.bind(1, ByteView(escrow.exchange_id));
+    BC_ASSIGN_OR_RETURN(bool used, s.step());
+    if (used) return fail(Errc::kConflict, "escrow id already in use");
+  }
+  BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kInsertEscrow));
+  s.bind(1, ByteView(escrow.exchange_id));
+  s.bind(2, escrow.deadline_ms);
+  s.bind(3, ByteView(escrow.queue_a));
+  s.bind(4, ByteView(escrow.queue_b));
+  s.bind(5, ByteView(escrow.token_hash_a));
+  s.bind(6, ByteView(escrow.token_hash_b));
+  s.bind(7, static_cast<std::int64_t>(escrow.phase));
+  s.bind_optional(8, escrow.deposit_a);
+  s.bind_optional(9, escrow.deposit_b);
+  s.bind_optional(10, escrow.certificate);
+  s.bind(11, escrow.created_ms);
+  return s.run();
+}
+
+Result<EscrowRecord> SqliteTxn::find_escrow(const EscrowId& exchange_id) {
+  BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kSelectEscrow));
+  s.bind(1, ByteView(exchange_id));
+  BC_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return fail(Errc::kNotFound, "no such escrow");
+  EscrowRecord out;
+  BC_ASSIGN_OR_RETURN(out.exchange_id, s.fixed<kEscrowIdSize>(0));
+  out.deadline_ms = s.i64(1);
+  BC_ASSIGN_OR_RETURN(out.queue_a, s.fixed<kRelayQueueIdSize>(2));
+  BC_ASSIGN_OR_RETURN(out.queue_b, s.fixed<kRelayQueueIdSize>(3));
+  BC_ASSIGN_OR_RETURN(out.token_hash_a, s.fixed<32>(4));
+  BC_ASSIGN_OR_RETURN(out.token_hash_b, s.fixed<32>(5));
+  const std::int64_t phase = s.i64(6);
+  if (phase < 1 || phase > 3) return fail(Errc::kMalformed, "relay store: bad escrow state");
+  out.phase = static_cast<EscrowPhase>(phase);
+  out.deposit_a = s.optional_blob(7);
+  out.deposit_b = s.optional_blob(8);
+  out.certificate = s.optional_blob(9);
+  out.created_ms = s.i64(10);
+  return out;
+}
+
+Result<void> SqliteTxn::update_escrow(const EscrowRecord& escrow) {
+  BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kUpdateEscrow));
+  s.bind(1, ByteView(escrow.exchange_id));
+  s.bind(2, static_cast<std::int64_t>(escrow.phase));
+  s.bind_optional(3, escrow.deposit_a);
+  s.bind_optional(4, escrow.deposit_b);
+  s.bind_optional(5, escrow.certificate);
+  BC_TRY(s.run());
+  if (changes() == 0) return fail(Errc::kNotFound, "no such escrow");
+  return ok();
+}
+
+Result<std::uint64_t> SqliteTxn::expire_escrows(std::int64_t now_ms) {
+  BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kExpireEscrows));
+  s.bind(1, now_ms);
+  BC_TRY(s.run());
+  return changes();
+}
+
+Result<std::uint64_t> SqliteTxn::forget_escrows(std::int64_t before_ms) {
+  BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kForgetEscrows));
+  s.bind(1, before_ms);
+  BC_TRY(s.run());
+  return changes();
 }
 
 }  // namespace

@@ -58,6 +58,18 @@ RelayQueueRecord make_queue(std::uint8_t n, std::uint64_t max_messages = 10,
   return q;
 }
 
+EscrowRecord make_escrow(std::uint8_t n, std::int64_t deadline_ms) {
+  EscrowRecord e;
+  e.exchange_id.fill(static_cast<std::uint8_t>(0xE0 + n));
+  e.deadline_ms = deadline_ms;
+  e.queue_a = qid(static_cast<std::uint8_t>(2 * n));
+  e.queue_b = qid(static_cast<std::uint8_t>(2 * n + 2));
+  e.token_hash_a.fill(static_cast<std::uint8_t>(0x10 + n));
+  e.token_hash_b.fill(static_cast<std::uint8_t>(0x20 + n));
+  e.created_ms = 500 + n;
+  return e;
+}
+
 struct MemoryFactory {
   static std::unique_ptr<RelayStore> make(const fs::path&) { return make_memory_relay_store(); }
 };
@@ -103,6 +115,16 @@ class RelayStoreConformance : public ::testing::Test {
     std::vector<StoredEnvelope> out;
     Result<void> r = store_->read([&](RelayStoreTxn& t) -> Result<void> {
       BC_ASSIGN_OR_RETURN(out, t.list_envelopes(recipient, after, min_ms, limit));
+      return ok();
+    });
+    EXPECT_TRUE(r.has_value()) << r.error().message();
+    return out;
+  }
+  std::optional<EscrowRecord> escrow(const EscrowId& id) {
+    std::optional<EscrowRecord> out;
+    Result<void> r = store_->read([&](RelayStoreTxn& t) -> Result<void> {
+      Result<EscrowRecord> e = t.find_escrow(id);
+      if (e) out = std::move(e).value();
       return ok();
     });
     EXPECT_TRUE(r.has_value()) << r.error().message();
@@ -347,6 +369,109 @@ TYPED_TEST(RelayStoreConformance, ManyQueuesKeepTheirOwnIdsAndOrder) {
   EXPECT_EQ(this->stats(), (RelayStoreStats{20, RelayUsage{60, 60 * 256}}));
 }
 
+TYPED_TEST(RelayStoreConformance, EscrowCreateFindAndUpdate) {
+  EscrowRecord e = make_escrow(1, 10'000);
+  e.deposit_b = Bytes(1024, 0xB0);
+  this->w([&](RelayStoreTxn& t) { ASSERT_TRUE(t.create_escrow(e).has_value()); });
+  EXPECT_EQ(this->escrow(e.exchange_id), e);
+  EXPECT_EQ(this->stats().escrows, 1u);
+
+  EscrowRecord clash = make_escrow(2, 1);
+  clash.exchange_id = e.exchange_id;
+  this->w([&](RelayStoreTxn& t) {
+    EXPECT_EQ(err(t.create_escrow(clash)), Errc::kConflict);
+    EXPECT_EQ(err(t.find_escrow(make_escrow(3, 1).exchange_id)), Errc::kNotFound);
+    EXPECT_EQ(err(t.update_escrow(make_escrow(3, 1))), Errc::kNotFound);
+  });
+  EXPECT_EQ(this->escrow(e.exchange_id), e);  // the clash changed nothing
+
+  // update_escrow writes phase, deposits and certificate only.
+  EscrowRecord changed = e;
+  changed.deposit_a = Bytes(256, 0xA0);
+  changed.deposit_b.reset();
+  changed.deadline_ms = 1;  // immutable: ignored
+  this->w([&](RelayStoreTxn& t) { ASSERT_TRUE(t.update_escrow(changed).has_value()); });
+  EscrowRecord expected = e;
+  expected.deposit_a = Bytes(256, 0xA0);
+  expected.deposit_b.reset();
+  EXPECT_EQ(this->escrow(e.exchange_id), expected);
+
+  expected.phase = EscrowPhase::kReleased;
+  expected.deposit_a.reset();
+  expected.certificate = Bytes(161, 0xCE);
+  this->w([&](RelayStoreTxn& t) { ASSERT_TRUE(t.update_escrow(expected).has_value()); });
+  EXPECT_EQ(this->escrow(e.exchange_id), expected);
+}
+
+TYPED_TEST(RelayStoreConformance, EscrowExpiryDropsDepositsAndForgettingKeepsOpenOnes) {
+  EscrowRecord due = make_escrow(1, 100);
+  due.deposit_a = Bytes(256, 1);
+  const EscrowRecord later = make_escrow(2, 200);
+  EscrowRecord released = make_escrow(3, 50);
+  released.phase = EscrowPhase::kReleased;
+  released.certificate = Bytes(161, 3);
+  this->w([&](RelayStoreTxn& t) {
+    ASSERT_TRUE(t.create_escrow(due).has_value());
+    ASSERT_TRUE(t.create_escrow(later).has_value());
+    ASSERT_TRUE(t.create_escrow(released).has_value());
+  });
+  this->w([&](RelayStoreTxn& t) {
+    Result<std::uint64_t> n = t.expire_escrows(99);
+    ASSERT_TRUE(n.has_value());
+    EXPECT_EQ(*n, 0u);
+    n = t.expire_escrows(100);  // the deadline itself is past
+    ASSERT_TRUE(n.has_value());
+    EXPECT_EQ(*n, 1u);
+  });
+  EscrowRecord expired = due;
+  expired.phase = EscrowPhase::kExpired;
+  expired.deposit_a.reset();
+  EXPECT_EQ(this->escrow(due.exchange_id), expired);
+  EXPECT_EQ(this->escrow(later.exchange_id), later);
+  EXPECT_EQ(this->escrow(released.exchange_id), released);  // a release is never expired
+
+  this->w([&](RelayStoreTxn& t) {
+    Result<std::uint64_t> n = t.forget_escrows(100);  // only deadlines strictly before
+    ASSERT_TRUE(n.has_value());
+    EXPECT_EQ(*n, 1u);
+    n = t.forget_escrows(1'000);  // the open one stays until expired
+    ASSERT_TRUE(n.has_value());
+    EXPECT_EQ(*n, 1u);
+  });
+  EXPECT_FALSE(this->escrow(due.exchange_id).has_value());
+  EXPECT_FALSE(this->escrow(released.exchange_id).has_value());
+  EXPECT_EQ(this->escrow(later.exchange_id), later);
+  EXPECT_EQ(this->stats().escrows, 1u);
+}
+
+TYPED_TEST(RelayStoreConformance, FailedEscrowTransactionChangesNothing) {
+  const RelayQueueRecord qa = make_queue(1);
+  const RelayQueueRecord qb = make_queue(2);
+  this->create(qa);
+  this->create(qb);
+  EscrowRecord e = make_escrow(1, 10'000);
+  e.deposit_a = Bytes(256, 0xA);
+  this->w([&](RelayStoreTxn& t) { ASSERT_TRUE(t.create_escrow(e).has_value()); });
+  // A release: both envelopes appended, the record updated, then the transaction fails.
+  Result<void> r = this->store_->write(Durability::kDurable, [&](RelayStoreTxn& t) -> Result<void> {
+    EXPECT_TRUE(t.append_envelope(qb.sender_id, Bytes(256, 0xA), 5).has_value());
+    EXPECT_TRUE(t.append_envelope(qa.sender_id, Bytes(256, 0xB), 5).has_value());
+    EscrowRecord released = e;
+    released.phase = EscrowPhase::kReleased;
+    released.deposit_a.reset();
+    released.certificate = Bytes(161, 1);
+    EXPECT_TRUE(t.update_escrow(released).has_value());
+    EXPECT_TRUE(t.create_escrow(make_escrow(2, 1)).has_value());
+    return fail(Errc::kUnavailable, "simulated failure");
+  });
+  EXPECT_EQ(err(r), Errc::kUnavailable);
+  EXPECT_EQ(this->escrow(e.exchange_id), e);
+  EXPECT_FALSE(this->escrow(make_escrow(2, 1).exchange_id).has_value());
+  EXPECT_TRUE(this->list(qa.recipient_id).empty());
+  EXPECT_TRUE(this->list(qb.recipient_id).empty());
+  EXPECT_EQ(this->stats(), (RelayStoreStats{2, RelayUsage{}, 1}));
+}
+
 // ---- SQLite only ----
 
 TEST(SqliteRelayStore, EverythingCommittedSurvivesARestart) {
@@ -409,7 +534,7 @@ TEST(SqliteRelayStore, UsesWalModeAndASchemaVersion) {
     return out;
   };
   EXPECT_EQ(one("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(one("SELECT version FROM relay_schema_version"), "1");
+  EXPECT_EQ(one("SELECT version FROM relay_schema_version"), "2");
   // A newer schema is refused, not touched.
   EXPECT_EQ(
       sqlite3_exec(db, "UPDATE relay_schema_version SET version = 99", nullptr, nullptr, nullptr),
@@ -418,6 +543,62 @@ TEST(SqliteRelayStore, UsesWalModeAndASchemaVersion) {
   Result<std::unique_ptr<RelayStore>> again = open_sqlite_store(file);
   ASSERT_FALSE(again.has_value());
   EXPECT_EQ(err(again), Errc::kUnsupportedVersion);
+}
+
+TEST(SqliteRelayStore, EscrowsSurviveARestart) {
+  TempDir dir;
+  const fs::path file = dir.path() / kRelayDbFileName;
+  EscrowRecord e = make_escrow(1, 10'000);
+  e.deposit_b = Bytes(256, 0xB);
+  {
+    auto store = open_sqlite_store(file);
+    ASSERT_TRUE(store.has_value()) << store.error().message();
+    ASSERT_TRUE((*store)->write(Durability::kDurable,
+                                [&](RelayStoreTxn& t) { return t.create_escrow(e); }));
+  }
+  auto store = open_sqlite_store(file);
+  ASSERT_TRUE(store.has_value()) << store.error().message();
+  EXPECT_EQ((*store)->stats().value_or(RelayStoreStats{}).escrows, 1u);
+  ASSERT_TRUE((*store)->read([&](RelayStoreTxn& t) -> Result<void> {
+    BC_ASSIGN_OR_RETURN(EscrowRecord back, t.find_escrow(e.exchange_id));
+    EXPECT_EQ(back, e);
+    EXPECT_FALSE(back.deposit_a.has_value());  // NULL, not an empty deposit
+    return ok();
+  }));
+}
+
+TEST(SqliteRelayStore, AVersionOneStoreIsMigratedKeepingItsQueues) {
+  TempDir dir;
+  const fs::path file = dir.path() / kRelayDbFileName;
+  const RelayQueueRecord q = make_queue(1);
+  {
+    auto store = open_sqlite_store(file);
+    ASSERT_TRUE(store.has_value());
+    ASSERT_TRUE((*store)->write(Durability::kDurable, [&](RelayStoreTxn& t) -> Result<void> {
+      BC_TRY(t.create_queue(q));
+      BC_ASSIGN_OR_RETURN(RelayMessageId id, t.append_envelope(q.sender_id, Bytes(256, 7), 1));
+      (void)id;
+      return ok();
+    }));
+  }
+  // Turn the file back into what a relay before escrow wrote.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TABLE escrows; UPDATE relay_schema_version SET version = 1; "
+                         "PRAGMA wal_checkpoint(TRUNCATE)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = open_sqlite_store(file);
+  ASSERT_TRUE(store.has_value()) << store.error().message();
+  EXPECT_EQ((*store)->stats().value_or(RelayStoreStats{}), (RelayStoreStats{1, {1, 256}, 0}));
+  ASSERT_TRUE((*store)->write(Durability::kDurable, [&](RelayStoreTxn& t) -> Result<void> {
+    BC_TRY(t.create_escrow(make_escrow(1, 5)));
+    BC_ASSIGN_OR_RETURN(EscrowRecord back, t.find_escrow(make_escrow(1, 5).exchange_id));
+    EXPECT_EQ(back, make_escrow(1, 5));
+    return ok();
+  }));
 }
 
 TEST(SqliteRelayStore, RefusesASecondOpenOfTheSameFile) {
