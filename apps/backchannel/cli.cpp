@@ -42,7 +42,8 @@ commands:
   send ALIAS TEXT | send ALIAS --file PATH                send a message
   sync                                                    receive what is pending
   watch                                                   stay connected, print as messages arrive
-  history ALIAS                                           show a conversation
+  history ALIAS                                           show a conversation (and its alerts)
+  alerts [ALIAS]                                          what the client found wrong with a channel
   demo                                                    run the end-to-end demonstration
 
 The home is --home DIR, else $BACKCHANNEL_HOME, else $XDG_DATA_HOME/backchannel. The passphrase
@@ -195,10 +196,27 @@ json intro_json(const client::IntroductionInfo& i) {
               {"created", i.created_ms}};
 }
 
+json alert_json(const client::AlertInfo& a) {
+  return json{{"code", a.code},        {"alias", a.alias}, {"relay", a.relay_url},
+              {"text", a.text},        {"at", a.at_ms},    {"first_seq", a.first_seq},
+              {"last_seq", a.last_seq}};
+}
+
 json event_json(const client::Event& e) {
   json j{{"event", client::event_kind_name(e.kind)}, {"alias", e.alias}, {"text", e.text}};
   if (e.message) j["message"] = message_json(*e.message);
+  if (e.alert) {
+    // The alert's fields sit beside "event" so that a reader can match {"event":"alert","code"}.
+    for (auto& [key, value] : alert_json(*e.alert).items()) {
+      if (!j.contains(key)) j[key] = value;
+    }
+  }
   return j;
+}
+
+void print_alert(const client::AlertInfo& a) {
+  std::printf("%s  !! ALERT (%s) %s\n", format_time(a.at_ms).c_str(), a.code.c_str(),
+              a.text.c_str());
 }
 
 void print_message(const client::MessageInfo& m) {
@@ -218,6 +236,8 @@ void print_message(const client::MessageInfo& m) {
 void print_event(const client::Event& e) {
   if (e.kind == client::EventKind::kMessage && e.message) {
     print_message(*e.message);
+  } else if (e.kind == client::EventKind::kAlert && e.alert) {
+    print_alert(*e.alert);
   } else if (e.kind == client::EventKind::kWarning || e.kind == client::EventKind::kUndecryptable) {
     std::printf("!! %s\n", e.text.c_str());
   } else {
@@ -496,13 +516,37 @@ int run_command(Context& ctx, const std::string& command, Args& args) {
     args.done();
     BC_CLI_TRY(c, open_client(ctx));
     BC_CLI_TRY(list, c->history(alias));
+    BC_CLI_TRY(found, c->alerts(alias));
     json arr = json::array();
     for (const auto& m : list) {
       if (!ctx.json) print_message(m);
       arr.push_back(message_json(m));
     }
     if (!ctx.json && list.empty()) std::printf("no messages with %s\n", alias.c_str());
-    return ok_json(ctx, {{"alias", alias}, {"messages", arr}});
+    json alerts = json::array();
+    for (const auto& a : found) {
+      if (!ctx.json) print_alert(a);
+      alerts.push_back(alert_json(a));
+    }
+    return ok_json(ctx, {{"alias", alias}, {"messages", arr}, {"alerts", alerts}});
+  }
+  if (command == "alerts") {
+    std::string alias;
+    try {
+      alias = args.positional("alias");
+    } catch (const UsageError&) {
+      alias.clear();  // no alias: every contact's alerts
+    }
+    args.done();
+    BC_CLI_TRY(c, open_client(ctx));
+    BC_CLI_TRY(found, c->alerts(alias));
+    json arr = json::array();
+    for (const auto& a : found) {
+      if (!ctx.json) print_alert(a);
+      arr.push_back(alert_json(a));
+    }
+    if (!ctx.json && found.empty()) std::printf("no alerts\n");
+    return ok_json(ctx, {{"alerts", arr}});
   }
 #undef BC_CLI_TRY
   throw UsageError{"unknown command: " + command};

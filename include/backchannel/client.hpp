@@ -80,6 +80,29 @@ enum class EventKind : std::uint8_t {
   kIntroductionDeclined,
   kUndecryptable,
   kWarning,
+  kAlert,
+};
+
+// AlertInfo is a finding about the channel itself: something the relay (or the network) did to
+// the conversation that the two parties should know about. Codes are stable:
+//   "missing"    a gap: messages the sender sent have not arrived
+//   "replayed"   a message or envelope delivered again (including an old PreKeySignalMessage)
+//   "reordered"  a message arrived after later ones (it fills a gap)
+//   "altered"    a tampered, truncated or undecryptable envelope, or a broken hash chain
+//   "diverged"   the two sides' transcripts differ
+//   "silent"     no message or heartbeat from the contact for two heartbeat intervals
+//   "relay_withholding"  a second relay delivered what this one did not
+//   "bad_receipt"        a relay receipt whose signature does not verify
+// first_seq..last_seq name the sender's conversation sequence numbers concerned (0 when not
+// known, e.g. for an envelope that could not be decrypted).
+struct AlertInfo {
+  std::string code;
+  std::string alias;
+  std::string relay_url;
+  std::string text;  // one sentence for the user
+  std::int64_t at_ms = 0;
+  std::uint64_t first_seq = 0;
+  std::uint64_t last_seq = 0;
 };
 
 // Event is one thing sync/watch found.
@@ -89,6 +112,7 @@ struct Event {
   std::string text;   // human-readable detail
   std::optional<MessageInfo> message;
   std::optional<IntroductionInfo> introduction;
+  std::optional<AlertInfo> alert;  // set for kAlert
 };
 
 // event_kind_name gives "message", "contact_added", ...
@@ -198,6 +222,10 @@ class Client {
 
   // history returns a contact's conversation, oldest first.
   [[nodiscard]] Result<std::vector<MessageInfo>> history(const std::string& alias);
+
+  // alerts returns the alerts raised about a contact's conversation, oldest first (every
+  // contact's when alias is empty). kNotFound for an unknown alias.
+  [[nodiscard]] Result<std::vector<AlertInfo>> alerts(const std::string& alias);
 
   struct Impl;
 

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "client/alerts.hpp"
 #include "client/record.hpp"
 #include "client/relay_link.hpp"
 #include "crypto/ed25519.hpp"
@@ -368,6 +369,8 @@ std::string event_kind_name(EventKind kind) {
       return "undecryptable";
     case EventKind::kWarning:
       return "warning";
+    case EventKind::kAlert:
+      return "alert";
   }
   return "warning";
 }
@@ -384,8 +387,9 @@ std::string default_home() {
 struct Client::Impl {
   std::unique_ptr<store::ClientStore> db;
   ClientOptions options;
-  bool any_deferred = false;  // some delivery of this pass was left on the relay
-  bool deferred = false;      // set by handle_delivery when a delivery must wait (not acked)
+  bool any_deferred = false;     // some delivery of this pass was left on the relay
+  bool deferred = false;         // set by handle_delivery when a delivery must wait (not acked)
+  std::string delivering_relay;  // the relay whose delivery is being handled (named in alerts)
   SystemClock system_clock;
   crypto::SystemRng system_rng;
 
@@ -639,8 +643,22 @@ struct Client::Impl {
     return to_info(alias, m);
   }
 
-  Result<Event> store_undecryptable(const std::string& alias, const std::string& reason,
-                                    ByteView envelope) {
+  // raise_alert stores an alert about `alias` (in the caller's transaction) and reports it.
+  Result<void> raise_alert(AlertInfo a, std::vector<Event>& events) {
+    if (a.at_ms == 0) a.at_ms = now();
+    if (a.relay_url.empty()) a.relay_url = delivering_relay;
+    BC_ASSIGN_OR_RETURN(const std::uint64_t seq, next_seq());
+    const std::string key = message_key(a.alias, seq);
+    BC_ASSIGN_OR_RETURN(Event e, store_alert(*db, key, std::move(a)));
+    events.push_back(std::move(e));
+    return ok();
+  }
+
+  // store_undecryptable keeps an envelope that could not be read and reports it, with an
+  // "altered" alert: a relay cannot make a sound envelope fail to decrypt without changing it.
+  Result<void> store_undecryptable(const std::string& alias, const std::string& reason,
+                                   ByteView envelope, std::vector<Event>& events,
+                                   bool altered = true) {
     MessageRecord m;
     m.kind = 0;
     m.received_ms = now();
@@ -655,11 +673,22 @@ struct Client::Impl {
     e.alias = alias;
     e.text = "a message from " + alias + " could not be decrypted (" + reason + "); it is kept";
     e.message = to_info(alias, m);
-    return e;
+    events.push_back(std::move(e));
+    // A payload that decrypted but does not parse was authenticated by its sender: no alert.
+    if (!altered) return ok();
+    AlertInfo a;
+    a.code = "altered";
+    a.alias = alias;
+    a.text = "a message from " + alias + " arrived altered or damaged and could not be read (" +
+             reason + ")";
+    return raise_alert(std::move(a), events);
   }
 
   Result<void> handle_delivery(const QueueRecord& q, const wire::Delivery& d,
                                std::vector<Event>& events);
+  Result<void> on_seen_envelope(ByteView seen, const QueueRecord& q, const std::string& who,
+                                const wire::Delivery& d, std::vector<Event>& events);
+  Result<void> raise_replayed(const std::string& alias, std::vector<Event>& events);
   Result<void> handle_payload(ContactRecord& c, const protocol::Payload& p,
                               std::vector<Event>& events);
   Result<void> on_invitation_accept(const QueueRecord& q, InvitationRecord& inv,
@@ -782,7 +811,7 @@ Result<void> Client::Impl::handle_payload(ContactRecord& c, const protocol::Payl
                                           std::vector<Event>& events) {
   const std::string seen_key = "id:" + c.alias + ":" + hex(p.message_id);
   BC_ASSIGN_OR_RETURN(auto seen, db->get(kSeen, seen_key));
-  if (seen) return ok();  // delivered before: exactly once for the user
+  if (seen) return raise_replayed(c.alias, events);  // exactly once for the user
   BC_TRY(db->put(kSeen, seen_key, Bytes{}));
   switch (static_cast<PayloadKind>(p.kind)) {
     case PayloadKind::kHeartbeat:
@@ -972,6 +1001,41 @@ Result<void> Client::Impl::handle_payload(ContactRecord& c, const protocol::Payl
   }
 }
 
+// seen_envelope_value records where an envelope first arrived: the relay and its sequence
+// number there. The same envelope again under the same number is the relay redelivering what we
+// had not acknowledged (a connection lost before the ack): harmless. Under a new number on the
+// same relay it was deposited again: a replay. From another relay it is the second copy of a
+// message sent through two relays.
+namespace {
+Bytes seen_envelope_value(const std::string& relay_url, std::uint64_t relay_seq) {
+  RecordWriter w;
+  w.str(relay_url).u64(relay_seq);
+  return w.take();
+}
+}  // namespace
+
+Result<void> Client::Impl::raise_replayed(const std::string& alias, std::vector<Event>& events) {
+  AlertInfo a;
+  a.code = "replayed";
+  a.alias = alias;
+  a.text = "the relay delivered a message from " + alias +
+           " a second time (a replay); it was not shown again";
+  return raise_alert(std::move(a), events);
+}
+
+Result<void> Client::Impl::on_seen_envelope(ByteView seen, const QueueRecord& q,
+                                            const std::string& who, const wire::Delivery& d,
+                                            std::vector<Event>& events) {
+  if (seen.empty()) return ok();  // recorded before relays were named: nothing to compare
+  RecordReader r(seen);
+  const std::string first_relay_url = r.str(protocol::kMaxRelayUrlSize);
+  const std::uint64_t first_seq = r.u64();
+  if (!r.finish("seen envelope") || first_relay_url != q.relay_url || first_seq == d.message_id) {
+    return ok();
+  }
+  return raise_replayed(who, events);
+}
+
 Result<void> Client::Impl::handle_delivery(const QueueRecord& q, const wire::Delivery& d,
                                            std::vector<Event>& events) {
   if (q.purpose == QueuePurpose::kInvitation) {
@@ -986,15 +1050,14 @@ Result<void> Client::Impl::handle_delivery(const QueueRecord& q, const wire::Del
   }
   const auto digest = crypto::sha256(d.envelope);
   const std::string seen_key = "env:" + hex(digest);
-  BC_ASSIGN_OR_RETURN(auto seen, db->get(kSeen, seen_key));
-  if (seen) return ok();
-  BC_TRY(db->put(kSeen, seen_key, Bytes{}));
   const std::string who =
       q.purpose == QueuePurpose::kContact ? q.ref : "invitation " + q.ref.substr(0, 8);
+  BC_ASSIGN_OR_RETURN(auto seen, db->get(kSeen, seen_key));
+  if (seen) return on_seen_envelope(*seen, q, who, d, events);
+  BC_TRY(db->put(kSeen, seen_key, seen_envelope_value(q.relay_url, d.message_id)));
   auto env = protocol::unpad_envelope(d.envelope);
   if (!env) {
-    BC_ASSIGN_OR_RETURN(Event e, store_undecryptable(who, env.error().message(), d.envelope));
-    events.push_back(std::move(e));
+    BC_TRY(store_undecryptable(who, env.error().message(), d.envelope, events));
     return ok();
   }
   BC_ASSIGN_OR_RETURN(const SelfRecord s, self());
@@ -1019,8 +1082,7 @@ Result<void> Client::Impl::handle_delivery(const QueueRecord& q, const wire::Del
       return ok();
     }
     if (env->message_type != 3) {
-      BC_ASSIGN_OR_RETURN(Event e, store_undecryptable(who, "not a session start", d.envelope));
-      events.push_back(std::move(e));
+      BC_TRY(store_undecryptable(who, "not a session start", d.envelope, events));
       return ok();
     }
     BC_ASSIGN_OR_RETURN(auto otk, db->get(kPrekeys, std::to_string(inv->prekey_id)));
@@ -1036,14 +1098,12 @@ Result<void> Client::Impl::handle_delivery(const QueueRecord& q, const wire::Del
     auto dec = protocol::decrypt_prekey_message(session, me, s.registration_id, prekeys,
                                                 env->ciphertext, rng(), expected);
     if (!dec) {
-      BC_ASSIGN_OR_RETURN(Event e, store_undecryptable(who, dec.error().message(), d.envelope));
-      events.push_back(std::move(e));
+      BC_TRY(store_undecryptable(who, dec.error().message(), d.envelope, events));
       return ok();
     }
     auto p = protocol::Payload::decode(dec->plaintext);
     if (!p) {
-      BC_ASSIGN_OR_RETURN(Event e, store_undecryptable(who, p.error().message(), d.envelope));
-      events.push_back(std::move(e));
+      BC_TRY(store_undecryptable(who, p.error().message(), d.envelope, events, false));
       return ok();
     }
     return on_invitation_accept(q, *inv, std::move(session), *dec, *p, events);
@@ -1087,10 +1147,8 @@ Result<void> Client::Impl::handle_delivery(const QueueRecord& q, const wire::Del
     plaintext = protocol::decrypt_message(session, env->ciphertext, rng());
   }
   if (!plaintext) {
-    if (plaintext.error().code == Errc::kDuplicate) return ok();  // a replay of something we have
-    BC_ASSIGN_OR_RETURN(Event e,
-                        store_undecryptable(c.alias, plaintext.error().message(), d.envelope));
-    events.push_back(std::move(e));
+    if (plaintext.error().code == Errc::kDuplicate) return raise_replayed(c.alias, events);
+    BC_TRY(store_undecryptable(c.alias, plaintext.error().message(), d.envelope, events));
     return ok();
   }
   const SecretBytes serialized = session.serialize();
@@ -1099,8 +1157,7 @@ Result<void> Client::Impl::handle_delivery(const QueueRecord& q, const wire::Del
   auto p = protocol::Payload::decode(*plaintext);
   secure_zero(plaintext->data(), plaintext->size());
   if (!p) {
-    BC_ASSIGN_OR_RETURN(Event e, store_undecryptable(c.alias, p.error().message(), d.envelope));
-    events.push_back(std::move(e));
+    BC_TRY(store_undecryptable(c.alias, p.error().message(), d.envelope, events, false));
     return ok();
   }
   return handle_payload(c, *p, events);
@@ -1128,6 +1185,7 @@ Result<void> Client::Impl::receive_from_relay(const RelayRecord& relay,
     if (it == by_recipient.end()) continue;
     std::vector<Event> found;
     deferred = false;
+    delivering_relay = relay.url;
     BC_TRY(db->transaction([&](store::ClientStore&) -> Result<void> {
       BC_ASSIGN_OR_RETURN(const QueueRecord q,
                           require<QueueRecord>(kQueues, it->second, "queue is gone"));
@@ -1551,6 +1609,14 @@ Result<std::vector<HeldEnvelope>> Client::held_by_relays() {
     l->close();
   }
   return out;
+}
+
+Result<std::vector<AlertInfo>> Client::alerts(const std::string& alias) {
+  if (!alias.empty()) {
+    BC_ASSIGN_OR_RETURN(auto c, impl_->load<ContactRecord>(kContacts, alias));
+    if (!c) return fail(Errc::kNotFound, "unknown contact: " + alias);
+  }
+  return load_alerts(*impl_->db, alias);
 }
 
 Result<std::vector<MessageInfo>> Client::history(const std::string& alias) {

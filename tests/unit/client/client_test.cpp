@@ -45,6 +45,25 @@ class TapService final : public relay::RelayService {
       std::lock_guard lock(mu);
       frame = deposits.at(index);
     }
+    inject(frame);
+  }
+  // alter deposits a copy of a frame with one byte of its envelope changed at `offset`.
+  void alter(std::size_t index, std::size_t offset) {
+    Bytes frame;
+    {
+      std::lock_guard lock(mu);
+      frame = deposits.at(index);
+    }
+    auto f = wire::decode_relay_frame(frame);
+    ASSERT_TRUE(f);
+    auto& deposit = std::get<wire::Deposit>(f->message);
+    deposit.envelope.at(offset) ^= 0x01;
+    auto encoded = wire::encode_relay_frame(*f);
+    ASSERT_TRUE(encoded);
+    inject(*encoded);
+  }
+  // inject deposits a frame through a connection of its own, as the relay itself could.
+  void inject(const Bytes& frame) {
     constexpr relay::ConnectionId kReplayer = 1'000'000;
     relay::RelayClientCodec codec;
     const Bytes hello = *codec.hello();  // the relay answers nothing before the handshake
@@ -144,6 +163,65 @@ TEST_F(ClientTest, ReplayedEnvelopeIsShownOnce) {
   EXPECT_EQ(mediator->history("alpha")->size(), 1U);
   EXPECT_EQ(mediator->contacts()->size(), 1U);
   EXPECT_TRUE(mediator->held_by_relays()->empty());  // the replays were acknowledged away
+  // Each replay raised one "replayed" alert, reported by sync and kept for later.
+  ASSERT_EQ(count(*second, EventKind::kAlert), 2);
+  for (const auto& e : *second) {
+    ASSERT_TRUE(e.alert);
+    EXPECT_EQ(e.alert->code, "replayed");
+    EXPECT_EQ(e.alert->alias, "alpha");
+    EXPECT_EQ(e.alert->relay_url, url_);
+  }
+  auto stored = mediator->alerts("alpha");
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->size(), 2U);
+  EXPECT_EQ((*stored)[0].code, "replayed");
+  EXPECT_EQ(mediator->alerts("")->size(), 2U);
+  EXPECT_EQ(mediator->alerts("nobody").error().code, Errc::kNotFound);
+}
+
+TEST_F(ClientTest, AlteredEnvelopeIsKeptAndRaisesAnAlert) {
+  auto mediator = make("mediator");
+  auto alpha = make("alpha");
+  auto inv = mediator->invite_create();
+  ASSERT_TRUE(alpha->invite_accept(inv->code, "med"));
+  ASSERT_TRUE(mediator->sync());
+  ASSERT_TRUE(alpha->send_text("med", "one"));
+  // The relay withholds nothing but hands over a copy of the message with one byte changed.
+  tap_.alter(tap_.deposit_count() - 1, 40);
+  auto got = mediator->sync();
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(count(*got, EventKind::kMessage), 1);
+  EXPECT_EQ(count(*got, EventKind::kUndecryptable), 1);
+  ASSERT_EQ(count(*got, EventKind::kAlert), 1);
+  auto alerts = mediator->alerts("alpha");
+  ASSERT_EQ(alerts->size(), 1U);
+  EXPECT_EQ((*alerts)[0].code, "altered");
+  EXPECT_NE((*alerts)[0].text.find("alpha"), std::string::npos);
+}
+
+TEST_F(ClientTest, CleanConversationRaisesNoAlert) {
+  auto mediator = make("mediator");
+  auto alpha = make("alpha");
+  auto inv = mediator->invite_create();
+  ASSERT_TRUE(alpha->invite_accept(inv->code, "med"));
+  ASSERT_TRUE(mediator->sync());
+  int shown = 0;
+  for (int round = 0; round < 4; ++round) {
+    ASSERT_TRUE(alpha->send_text("med", "a" + std::to_string(round)));
+    ASSERT_TRUE(alpha->send_text("med", "b" + std::to_string(round)));
+    auto at_mediator = mediator->sync();  // every sync is a new connection
+    ASSERT_TRUE(at_mediator);
+    EXPECT_EQ(count(*at_mediator, EventKind::kAlert), 0);
+    shown += count(*at_mediator, EventKind::kMessage);
+    ASSERT_TRUE(mediator->send_text("alpha", "r" + std::to_string(round)));
+    auto at_alpha = alpha->sync();
+    ASSERT_TRUE(at_alpha);
+    EXPECT_EQ(count(*at_alpha, EventKind::kAlert), 0);
+    EXPECT_EQ(count(*at_alpha, EventKind::kMessage), 1);
+  }
+  EXPECT_EQ(shown, 8);
+  EXPECT_TRUE(mediator->alerts("")->empty());
+  EXPECT_TRUE(alpha->alerts("")->empty());
 }
 
 TEST_F(ClientTest, InvitationExpiredWhenItArrivesIsRefused) {
