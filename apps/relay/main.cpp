@@ -19,6 +19,7 @@
 #include "net/limits.hpp"
 #include "net/server.hpp"
 #include "relay/relay.hpp"
+#include "relay/signing_key.hpp"
 #include "store/relay_store.hpp"
 #ifdef BC_RELAY_FAULTS
 // backchannel-faulty-relay, a test program built from this file: see tests/integration/faults.
@@ -36,12 +37,14 @@ constexpr std::string_view kHelp =
     "\n"
     "Runs the Backchannel relay: durable store-and-forward mailboxes over TLS 1.3 WebSocket.\n"
     "  --listen HOST:PORT  numeric address to listen on (port 0 picks a free port)\n"
-    "  --data DIR          data directory (the SQLite store; the generated certificate)\n"
+    "  --data DIR          data directory (the SQLite store, the relay's signing key, the\n"
+    "                      generated certificate)\n"
     "  --tls-cert F        PEM certificate chain (with --tls-key); without both, a self-signed\n"
     "                      certificate is generated into DIR on first start and reused\n"
     "  --tls-key F         PEM private key\n"
     "  --config FILE       key=value limits (see docs/relay-transport.md)\n"
-    "Prints the relay's URL and the SHA-256 fingerprint of its certificate, which clients pin.\n"
+    "Prints the relay's URL, the SHA-256 fingerprint of its certificate and its Ed25519\n"
+    "signing key (DIR/relay-signing.key, made on first start), which clients pin.\n"
     "SIGTERM or SIGINT drains connections and exits 0.\n";
 
 struct Args {
@@ -212,21 +215,26 @@ int main(int argc, char** argv) {
   auto fingerprint = bc::net::certificate_fingerprint(options.cert_pem);
   if (!fingerprint) return runtime_error(fingerprint.error().message());
 
+  bc::crypto::SystemRng rng;
+  auto signing_key =
+      bc::relay::load_or_create_signing_key(data_dir / bc::relay::kSigningKeyFileName, rng);
+  if (!signing_key) return runtime_error(signing_key.error().message());
+  const std::string signing_key_hex = bc::to_hex(signing_key->public_key.view());
+
   auto store = bc::store::open_sqlite_store(data_dir / bc::store::kRelayDbFileName);
   if (!store) return runtime_error(store.error().message());
 
   auto server = bc::net::Server::create(options);
   if (!server) return runtime_error(server.error().message());
   bc::SystemClock clock;
-  bc::crypto::SystemRng rng;
   bc::relay::Outbox* outbox = &(*server)->outbox();
 #ifdef BC_RELAY_FAULTS
   bc::test::FaultInjector injector(faults, *outbox, clock);
   outbox = &injector;
 #endif
   // The service holds the server's outbox: it is declared after the server, so destroyed first.
-  auto service =
-      bc::relay::make_relay_service(relay_config, std::move(*store), *outbox, clock, rng);
+  auto service = bc::relay::make_relay_service(relay_config, std::move(*signing_key),
+                                               std::move(*store), *outbox, clock, rng);
   if (!service) return runtime_error(service.error().message());
   bc::relay::RelayService* front = service->get();
 #ifdef BC_RELAY_FAULTS
@@ -238,9 +246,10 @@ int main(int argc, char** argv) {
   const std::string host = options.listen.host.find(':') != std::string::npos
                                ? "[" + options.listen.host + "]"
                                : options.listen.host;
-  std::printf("backchannel-relay %s listening\nurl: wss://%s:%u\nfingerprint: %s\n", BC_VERSION,
-              host.c_str(), static_cast<unsigned>((*server)->port()),
-              bc::to_hex(*fingerprint).c_str());
+  std::printf(
+      "backchannel-relay %s listening\nurl: wss://%s:%u\nfingerprint: %s\nsigning-key: %s\n",
+      BC_VERSION, host.c_str(), static_cast<unsigned>((*server)->port()),
+      bc::to_hex(*fingerprint).c_str(), signing_key_hex.c_str());
   std::fflush(stdout);
 
   int received = 0;

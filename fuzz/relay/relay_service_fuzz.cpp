@@ -87,8 +87,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.push_window = 2;
   config.max_subscriptions_per_connection = 2;
   config.request_burst = 64;
-  auto service =
-      relay::make_relay_service(config, store::make_memory_relay_store(), outbox, clock, rng);
+  auto service = relay::make_relay_service(config, crypto::ed25519_generate(rng),
+                                           store::make_memory_relay_store(), outbox, clock, rng);
   if (!service) std::abort();
   relay::RelayCore& relay = **service;
   const Bytes hello = wire::encode_relay_frame({1, wire::Hello{}}).value();

@@ -61,6 +61,7 @@ Result<std::unique_ptr<RelayLink>> RelayLink::connect(const std::string& url, By
   const auto* challenge = std::get_if<wire::ChallengeReply>(&reply);
   if (challenge == nullptr) return fail(Errc::kMalformed, "relay answered hello unexpectedly");
   link->challenge_ = challenge->challenge;
+  link->relay_key_ = challenge->relay_key;
   return link;
 }
 

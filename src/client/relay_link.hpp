@@ -83,6 +83,8 @@ class RelayLink {
   // next_delivery waits up to timeout_ms for a pushed envelope; std::nullopt when none came (the
   // link is unusable afterwards: reconnect to wait again).
   [[nodiscard]] Result<std::optional<wire::Delivery>> next_delivery(std::uint32_t timeout_ms);
+  // relay_key is the relay's public signing key, as sent in the handshake.
+  [[nodiscard]] const wire::RelayKey& relay_key() const { return relay_key_; }
   // close ends the connection politely. Never fails.
   void close();
 
@@ -93,6 +95,7 @@ class RelayLink {
   std::unique_ptr<net::Client> connection_;
   std::unique_ptr<relay::RelayClientCodec> codec_;
   wire::Challenge challenge_{};
+  wire::RelayKey relay_key_{};
   std::deque<wire::Delivery> pending_;
   std::uint32_t timeout_ms_ = 10'000;
 };

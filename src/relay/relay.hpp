@@ -8,6 +8,7 @@
 
 #include "core/clock.hpp"
 #include "core/result.hpp"
+#include "crypto/keys.hpp"
 #include "relay/relay_service.hpp"
 #include "store/relay_store.hpp"
 
@@ -52,11 +53,13 @@ class RelayCore : public RelayService {
   virtual void shutdown() = 0;
 };
 
-// make_relay_service builds the service over `store` and starts its writer thread. `outbox`,
-// `clock` and `rng` must outlive the service. Fails with kMalformed for a bad config or
-// kUnavailable when the store cannot be read.
+// make_relay_service builds the service over `store` and starts its writer thread. `signing_key`
+// is the relay's own Ed25519 key: the service hands its public half to every client in the
+// handshake and signs with it (see load_or_create_signing_key). `outbox`, `clock` and `rng` must
+// outlive the service. Fails with kMalformed for a bad config or kUnavailable when the store
+// cannot be read.
 [[nodiscard]] Result<std::unique_ptr<RelayCore>> make_relay_service(
-    const RelayConfig& config, std::unique_ptr<store::RelayStore> store, Outbox& outbox,
-    Clock& clock, Rng& rng);
+    const RelayConfig& config, crypto::Ed25519KeyPair signing_key,
+    std::unique_ptr<store::RelayStore> store, Outbox& outbox, Clock& clock, Rng& rng);
 
 }  // namespace bc::relay

@@ -133,9 +133,11 @@ wire::ErrorReply error_reply(RelayErrorCode code) { return wire::ErrorReply{code
 
 class RelayServiceImpl final : public RelayCore {
  public:
-  RelayServiceImpl(const RelayConfig& config, std::unique_ptr<store::RelayStore> store,
-                   Outbox& outbox, Clock& clock, Rng& rng, const store::RelayStoreStats& stats)
+  RelayServiceImpl(const RelayConfig& config, crypto::Ed25519KeyPair signing_key,
+                   std::unique_ptr<store::RelayStore> store, Outbox& outbox, Clock& clock, Rng& rng,
+                   const store::RelayStoreStats& stats)
       : config_(config),
+        signing_key_(std::move(signing_key)),
         store_(std::move(store)),
         outbox_(outbox),
         clock_(clock),
@@ -190,7 +192,7 @@ class RelayServiceImpl final : public RelayCore {
             }
             conn.challenge = challenge;
           }
-          immediate = wire::ChallengeReply{*conn.challenge};
+          immediate = wire::ChallengeReply{*conn.challenge, signing_key_.public_key.bytes};
         } else if (!conn.challenge) {
           immediate = error_reply(RelayErrorCode::kHandshakeRequired);
         } else if (pending_.size() >= config_.max_pending_requests ||
@@ -706,6 +708,8 @@ class RelayServiceImpl final : public RelayCore {
   }
 
   const RelayConfig config_;
+  // The relay's own signing key (never logged); its public half is in every ChallengeReply.
+  const crypto::Ed25519KeyPair signing_key_;
   std::unique_ptr<store::RelayStore> store_;
   Outbox& outbox_;
   Clock& clock_;
@@ -775,13 +779,14 @@ Result<void> validate_relay_config(const RelayConfig& c) {
 }
 
 Result<std::unique_ptr<RelayCore>> make_relay_service(const RelayConfig& config,
+                                                      crypto::Ed25519KeyPair signing_key,
                                                       std::unique_ptr<store::RelayStore> store,
                                                       Outbox& outbox, Clock& clock, Rng& rng) {
   BC_TRY(validate_relay_config(config));
   if (!store) return fail(Errc::kMalformed, "relay: no store");
   BC_ASSIGN_OR_RETURN(store::RelayStoreStats stats, store->stats());
-  return std::unique_ptr<RelayCore>(
-      std::make_unique<RelayServiceImpl>(config, std::move(store), outbox, clock, rng, stats));
+  return std::unique_ptr<RelayCore>(std::make_unique<RelayServiceImpl>(
+      config, std::move(signing_key), std::move(store), outbox, clock, rng, stats));
 }
 
 }  // namespace bc::relay

@@ -267,7 +267,8 @@ Result<RelayMessage> decode_body(FrameType type, Reader& r) {
     }
     case FrameType::kChallenge: {
       BC_ASSIGN_OR_RETURN(auto c, r.fixed<kChallengeSize>());
-      return RelayMessage{ChallengeReply{c}};
+      BC_ASSIGN_OR_RETURN(auto key, r.fixed<kRelayKeySize>());
+      return RelayMessage{ChallengeReply{c, key}};
     }
     case FrameType::kQueueCreated: {
       BC_ASSIGN_OR_RETURN(auto s, r.fixed<kQueueIdSize>());
@@ -487,6 +488,7 @@ Result<Bytes> encode_relay_frame(const RelayFrame& frame) {
           return ok();
         } else if constexpr (std::is_same_v<T, ChallengeReply>) {
           w.raw(m.challenge);
+          w.raw(m.relay_key);
           return ok();
         } else if constexpr (std::is_same_v<T, QueueCreated>) {
           w.raw(m.sender_id);

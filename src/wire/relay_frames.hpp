@@ -18,8 +18,9 @@
 
 namespace bc::wire {
 
-// kRelayProtocolVersion is the only frame version this codec reads and writes.
-inline constexpr std::uint8_t kRelayProtocolVersion = 1;
+// kRelayProtocolVersion is the only frame version this codec reads and writes (version 2 added
+// the relay's signing key and receipts).
+inline constexpr std::uint8_t kRelayProtocolVersion = 2;
 // kRelayHeaderSize is version + type + request id.
 inline constexpr std::size_t kRelayHeaderSize = 6;
 // kQueueIdSize: sender and recipient ids are 128-bit random values.
@@ -29,6 +30,8 @@ inline constexpr std::size_t kChallengeSize = 32;
 // kOwnerKeySize / kSignatureSize: the queue owner's Ed25519 public key and signatures.
 inline constexpr std::size_t kOwnerKeySize = 32;
 inline constexpr std::size_t kSignatureSize = 64;
+// kRelayKeySize: the relay's own Ed25519 public signing key (receipts, certificates).
+inline constexpr std::size_t kRelayKeySize = 32;
 // kEnvelopeBuckets: the only envelope sizes accepted (padding buckets); the last is the cap.
 inline constexpr std::array<std::size_t, 5> kEnvelopeBuckets = {256, 1024, 4096, 16384, 65536};
 inline constexpr std::size_t kMaxEnvelopeSize = 65536;
@@ -51,6 +54,7 @@ using QueueId = std::array<std::uint8_t, kQueueIdSize>;
 using Challenge = std::array<std::uint8_t, kChallengeSize>;
 using OwnerKey = std::array<std::uint8_t, kOwnerKeySize>;
 using Signature = std::array<std::uint8_t, kSignatureSize>;
+using RelayKey = std::array<std::uint8_t, kRelayKeySize>;
 using MessageId = std::uint64_t;
 using RequestId = std::uint32_t;
 using ExchangeId = std::array<std::uint8_t, kExchangeIdSize>;
@@ -174,9 +178,11 @@ struct ErrorReply {
   RelayErrorCode code = RelayErrorCode::kInternal;
   friend bool operator==(const ErrorReply&, const ErrorReply&) = default;
 };
-// ChallengeReply answers Hello with this connection's challenge.
+// ChallengeReply answers Hello with this connection's challenge and the relay's public signing
+// key (clients pin it, like the certificate).
 struct ChallengeReply {
   Challenge challenge{};
+  RelayKey relay_key{};
   friend bool operator==(const ChallengeReply&, const ChallengeReply&) = default;
 };
 // QueueCreated answers CreateQueue with two unrelated random ids.

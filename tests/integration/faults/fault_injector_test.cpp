@@ -55,8 +55,9 @@ class FaultInjectorTest : public ::testing::Test {
 
   void start(std::vector<Fault> faults) {
     injector_ = std::make_unique<FaultInjector>(std::move(faults), outbox_, clock_, false);
-    auto core = relay::make_relay_service(relay::RelayConfig{}, store::make_memory_relay_store(),
-                                          *injector_, clock_, rng_);
+    auto core =
+        relay::make_relay_service(relay::RelayConfig{}, crypto::ed25519_generate(rng_),
+                                  store::make_memory_relay_store(), *injector_, clock_, rng_);
     ASSERT_TRUE(core) << core.error().message();
     core_ = std::move(core).value();
     injector_->attach(*core_);

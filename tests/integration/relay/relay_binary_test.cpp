@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "crypto/random.hpp"
@@ -16,6 +19,7 @@
 
 namespace bc::test {
 namespace {
+namespace fs = std::filesystem;
 
 using wire::RelayErrorCode;
 
@@ -165,7 +169,7 @@ TEST_F(RelayBinaryTest, MalformedRelayFrameClosesOnlyThatConnection) {
   ASSERT_NE(bystander, nullptr);
   auto bad = connect();
   ASSERT_NE(bad, nullptr);
-  const Bytes junk = {0x01, 0xee, 0, 0, 0, 9, 1, 2, 3};
+  const Bytes junk = {wire::kRelayProtocolVersion, 0xee, 0, 0, 0, 9, 1, 2, 3};
   ASSERT_TRUE(bad->client().send(junk));
   // The relay may answer malformed before closing; either way the connection ends.
   bool closed = false;
@@ -320,6 +324,43 @@ TEST_F(RelayBinaryTest, RestartReusesTheCertificate) {
   auto again = RelayProcess::start(dir_->path() / "data", kFastConfig);
   ASSERT_TRUE(again) << again.error().message();
   EXPECT_EQ((*again)->fingerprint(), first);
+}
+
+TEST_F(RelayBinaryTest, SigningKeyIsMadeOnceKeptPrivateAndSentInTheHandshake) {
+  const fs::path key_file = dir_->path() / "data" / "relay-signing.key";
+  ASSERT_EQ(fs::file_size(key_file), 32u);
+  EXPECT_EQ(fs::status(key_file).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  ASSERT_EQ(relay_->signing_key().size(), 32u);
+  auto conn = connect();
+  ASSERT_NE(conn, nullptr);
+  EXPECT_EQ(to_bytes(conn->relay_key()), relay_->signing_key());
+  // The seed never reaches the log: neither it nor anything but the public key is printed.
+  std::ifstream in(key_file, std::ios::binary);
+  const std::string seed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(relay_->log().find(to_hex(as_bytes(seed))), std::string::npos);
+
+  const Bytes first = relay_->signing_key();
+  ASSERT_EQ(relay_->terminate(), 0);
+  auto again = RelayProcess::start(dir_->path() / "data", kFastConfig);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ((*again)->signing_key(), first);
+}
+
+TEST_F(RelayBinaryTest, UnreadableOrExposedSigningKeyStopsTheRelay) {
+  ASSERT_EQ(relay_->terminate(), 0);
+  const fs::path key_file = dir_->path() / "data" / "relay-signing.key";
+  fs::permissions(key_file, fs::perms::group_read, fs::perm_options::add);
+  auto exposed = RelayProcess::start(dir_->path() / "data", kFastConfig);
+  ASSERT_FALSE(exposed);
+  EXPECT_NE(exposed.error().message().find("readable by others"), std::string::npos);
+
+  fs::permissions(key_file, fs::perms::owner_read | fs::perms::owner_write);
+  fs::resize_file(key_file, 31);
+  auto truncated = RelayProcess::start(dir_->path() / "data", kFastConfig);
+  ASSERT_FALSE(truncated);
+  EXPECT_NE(truncated.error().message().find("not a 32-byte relay signing key"), std::string::npos);
+  EXPECT_EQ(fs::file_size(key_file), 31u);  // a bad key is refused, never replaced
 }
 
 // run_relay runs the binary with `args` and returns its exit code.

@@ -87,18 +87,22 @@ Result<std::unique_ptr<RelayProcess>> RelayProcess::launch(const fs::path& binar
     ::_exit(127);
   }
   process->pid_ = pid;
-  // Wait for the URL and fingerprint lines (the relay prints them once it listens).
+  // Wait for the URL, fingerprint and signing-key lines (printed once the relay listens).
   for (int i = 0; i < 3000; ++i) {
     const std::string log = process->log();
     const auto url = log.find("url: wss://127.0.0.1:");
     const auto fp = log.find("fingerprint: ");
-    if (url != std::string::npos && fp != std::string::npos &&
-        log.find('\n', fp) != std::string::npos) {
+    const auto sk = log.find("signing-key: ");
+    if (url != std::string::npos && fp != std::string::npos && sk != std::string::npos &&
+        log.find('\n', sk) != std::string::npos) {
       const std::size_t port_at = url + std::string("url: wss://127.0.0.1:").size();
       process->port_ = static_cast<std::uint16_t>(std::stoul(log.substr(port_at)));
       auto fingerprint = from_hex(log.substr(fp + 13, 64));
       if (!fingerprint) return fail(Errc::kMalformed, "relay printed a bad fingerprint");
       process->fingerprint_ = *fingerprint;
+      auto signing_key = from_hex(log.substr(sk + 13, 64));
+      if (!signing_key) return fail(Errc::kMalformed, "relay printed a bad signing key");
+      process->signing_key_ = *signing_key;
       return process;
     }
     if (!process->alive()) {
@@ -180,6 +184,7 @@ Result<wire::Challenge> RelayConn::hello() {
   const auto* challenge = std::get_if<wire::ChallengeReply>(&reply.message);
   if (challenge == nullptr) return fail(Errc::kMalformed, "hello: no challenge");
   challenge_ = challenge->challenge;
+  relay_key_ = challenge->relay_key;
   return challenge_;
 }
 

@@ -62,6 +62,8 @@ class RelayProcess {
   [[nodiscard]] bool alive();
   [[nodiscard]] std::uint16_t port() const { return port_; }
   [[nodiscard]] const Bytes& fingerprint() const { return fingerprint_; }
+  // signing_key is the relay's public signing key as printed at start ("signing-key: ").
+  [[nodiscard]] const Bytes& signing_key() const { return signing_key_; }
   [[nodiscard]] net::ClientOptions options() const;
   // log is everything the relay printed so far.
   [[nodiscard]] std::string log() const;
@@ -75,6 +77,7 @@ class RelayProcess {
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
   Bytes fingerprint_;
+  Bytes signing_key_;
   std::filesystem::path log_path_;
 };
 
@@ -87,6 +90,8 @@ class RelayConn {
   // request sends `frame` (built with codec()) and waits for the reply with its request id.
   [[nodiscard]] Result<wire::RelayFrame> request(Result<Bytes> frame);
   [[nodiscard]] Result<wire::Challenge> hello();
+  // relay_key is the signing key the relay sent with its challenge (zero before hello()).
+  [[nodiscard]] const wire::RelayKey& relay_key() const { return relay_key_; }
   [[nodiscard]] Result<wire::QueueCreated> create_queue(const crypto::Ed25519PublicKey& key);
   [[nodiscard]] Result<void> subscribe(const wire::QueueId& recipient_id,
                                        const crypto::Ed25519PrivateKey& key);
@@ -104,6 +109,7 @@ class RelayConn {
   std::unique_ptr<net::Client> client_;
   relay::RelayClientCodec codec_;
   wire::Challenge challenge_{};
+  wire::RelayKey relay_key_{};
   std::deque<wire::Delivery> pushes_;
 };
 

@@ -67,7 +67,7 @@ RelayFrame gen_frame() {
       return {*rc::gen::arbitrary<RequestId>(), ErrorReply{static_cast<RelayErrorCode>(code)}};
     }
     case 10:
-      return {id, ChallengeReply{gen_array<kChallengeSize>()}};
+      return {id, ChallengeReply{gen_array<kChallengeSize>(), gen_array<kRelayKeySize>()}};
     case 11:
       return {id, QueueCreated{gen_array<kQueueIdSize>(), gen_array<kQueueIdSize>()}};
     case 12: {

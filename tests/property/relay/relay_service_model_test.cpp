@@ -75,8 +75,8 @@ RC_GTEST_PROP(RelayServiceModel, PushesAreOrderedWindowedAndNothingIsLost, ()) {
   Harness h;
   RelayConfig config;
   config.push_window = window;
-  auto made =
-      make_relay_service(config, store::make_memory_relay_store(), h.outbox, h.clock, h.rng);
+  auto made = make_relay_service(config, crypto::ed25519_generate(h.rng),
+                                 store::make_memory_relay_store(), h.outbox, h.clock, h.rng);
   RC_ASSERT(made.has_value());
   h.relay = std::move(made).value();
 

@@ -8,6 +8,7 @@
 
 #include "backchannel/client.hpp"
 #include "core/clock.hpp"
+#include "crypto/ed25519.hpp"
 #include "crypto/random.hpp"
 #include "net/certificate.hpp"
 #include "net/server.hpp"
@@ -99,8 +100,9 @@ class ClientTest : public ::testing::Test {
     auto server = net::Server::create(options);
     ASSERT_TRUE(server) << server.error().message();
     server_ = std::move(server).value();
-    auto service = relay::make_relay_service(relay::RelayConfig{}, store::make_memory_relay_store(),
-                                             server_->outbox(), relay_clock_, rng_);
+    auto service = relay::make_relay_service(relay::RelayConfig{}, crypto::ed25519_generate(rng_),
+                                             store::make_memory_relay_store(), server_->outbox(),
+                                             relay_clock_, rng_);
     ASSERT_TRUE(service) << service.error().message();
     service_ = std::move(service).value();
     tap_.inner = service_.get();

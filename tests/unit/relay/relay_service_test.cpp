@@ -133,7 +133,8 @@ class RelayServiceTest : public ::testing::Test {
              std::unique_ptr<store::RelayStore> store = nullptr) {
     if (!store) store = store::make_memory_relay_store();
     Result<std::unique_ptr<RelayCore>> r =
-        make_relay_service(config, std::move(store), outbox_, clock_, rng_);
+        make_relay_service(config, {signing_key_.private_key.copy(), signing_key_.public_key},
+                           std::move(store), outbox_, clock_, rng_);
     ASSERT_TRUE(r.has_value()) << r.error().message();
     relay_ = std::move(r).value();
   }
@@ -211,6 +212,8 @@ class RelayServiceTest : public ::testing::Test {
   ManualClock clock_;
   crypto::DeterministicRng rng_{7};
   crypto::DeterministicRng key_rng_{8};
+  crypto::DeterministicRng signing_rng_{9};
+  const crypto::Ed25519KeyPair signing_key_ = crypto::ed25519_generate(signing_rng_);
   FakeOutbox outbox_;
   std::unique_ptr<RelayCore> relay_;
   ConnectionId next_connection_ = 1;
@@ -234,6 +237,13 @@ TEST_F(RelayServiceTest, ChallengesDifferPerConnectionAndRepeatOnASecondHello) {
   EXPECT_NE(a.challenge, b.challenge);
   RelayFrame again = call(a, a.codec.hello().value());
   EXPECT_EQ(std::get<wire::ChallengeReply>(again.message).challenge, a.challenge);
+}
+
+TEST_F(RelayServiceTest, ChallengeCarriesTheRelaysPublicSigningKey) {
+  start();
+  Client a = connect();
+  RelayFrame reply = call(a, a.codec.hello().value());
+  EXPECT_EQ(std::get<wire::ChallengeReply>(reply.message).relay_key, signing_key_.public_key.bytes);
 }
 
 TEST_F(RelayServiceTest, CreateQueueReturnsTwoUnrelatedRandomIds) {
@@ -435,7 +445,7 @@ TEST_F(RelayServiceTest, MalformedFrameClosesOnlyThatConnection) {
   Client bad = connect();
   Client good = connect();
   Owner q = create_queue(good);
-  relay_->on_frame(bad.id, Bytes{1, 0x04, 0, 0});
+  relay_->on_frame(bad.id, Bytes{wire::kRelayProtocolVersion, 0x04, 0, 0});
   relay_->flush();
   EXPECT_TRUE(outbox_.closed(bad.id));
   std::vector<RelayFrame> last = outbox_.take(bad.id);
@@ -455,18 +465,26 @@ TEST_F(RelayServiceTest, MalformedFrameClosesOnlyThatConnection) {
 TEST_F(RelayServiceTest, WrongVersionReplyFramesAndBadEnvelopeSizesClose) {
   start();
   Client a = connect();
-  Bytes v2 = a.codec.hello().value();
-  v2[0] = 2;
-  relay_->on_frame(a.id, v2);
+  Bytes other = a.codec.hello().value();
+  other[0] = wire::kRelayProtocolVersion + 1;
+  relay_->on_frame(a.id, other);
   EXPECT_TRUE(outbox_.closed(a.id));
   EXPECT_EQ(error_of(outbox_.take(a.id).at(0)), RelayErrorCode::kUnsupportedVersion);
+
+  // A client speaking version 1 (before receipts) is told so.
+  Client old = connect();
+  Bytes v1 = old.codec.hello().value();
+  v1[0] = 1;
+  relay_->on_frame(old.id, v1);
+  EXPECT_TRUE(outbox_.closed(old.id));
+  EXPECT_EQ(error_of(outbox_.take(old.id).at(0)), RelayErrorCode::kUnsupportedVersion);
 
   Client b = connect();
   relay_->on_frame(b.id, wire::encode_relay_frame({1, wire::Ok{}}).value());
   EXPECT_TRUE(outbox_.closed(b.id));
 
   Client c = connect();
-  Bytes odd = {1, 0x04, 0, 0, 0, 9};
+  Bytes odd = {wire::kRelayProtocolVersion, 0x04, 0, 0, 0, 9};
   append(odd, wire::QueueId{});
   append(odd, Bytes{0, 0, 0x01, 0x2C});
   append(odd, Bytes(300, 0));
@@ -704,8 +722,10 @@ TEST(RelayConfigTest, RejectsZeroLimits) {
   FakeOutbox outbox;
   ManualClock clock;
   crypto::DeterministicRng rng(1);
-  EXPECT_FALSE(make_relay_service(c, store::make_memory_relay_store(), outbox, clock, rng));
-  EXPECT_FALSE(make_relay_service(RelayConfig{}, nullptr, outbox, clock, rng));
+  EXPECT_FALSE(make_relay_service(c, crypto::ed25519_generate(rng),
+                                  store::make_memory_relay_store(), outbox, clock, rng));
+  EXPECT_FALSE(make_relay_service(RelayConfig{}, crypto::ed25519_generate(rng), nullptr, outbox,
+                                  clock, rng));
 }
 
 }  // namespace

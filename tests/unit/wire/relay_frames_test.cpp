@@ -38,7 +38,7 @@ std::vector<RelayFrame> sample_frames() {
       {9, Ok{}},
       {0, ErrorReply{RelayErrorCode::kMalformed}},
       {10, ErrorReply{RelayErrorCode::kQueueFull}},
-      {11, ChallengeReply{Challenge{9, 9, 9}}},
+      {11, ChallengeReply{Challenge{9, 9, 9}, RelayKey{4, 4}}},
       {12, QueueCreated{id_of(6), id_of(7)}},
       {13, BundleReply{Bytes(33, 1), Bytes(64, 2), Bytes(33, 3)}},
       {14, BundleReply{Bytes(33, 1), Bytes(64, 2), std::nullopt}},
@@ -81,7 +81,7 @@ TEST(RelayFrames, HeaderLayoutIsVersionTypeRequestId) {
 
 TEST(RelayFrames, KnownAnswerDeposit) {
   const Bytes wire = encode_ok({7, Deposit{id_of(0x22), Bytes(256, 0x33)}});
-  Bytes expected = {0x01, 0x04, 0, 0, 0, 7};
+  Bytes expected = {kRelayProtocolVersion, 0x04, 0, 0, 0, 7};
   append(expected, id_of(0x22));
   append(expected, Bytes{0, 0, 1, 0});
   append(expected, Bytes(256, 0x33));
@@ -89,16 +89,19 @@ TEST(RelayFrames, KnownAnswerDeposit) {
 }
 
 TEST(RelayFrames, RejectsUnknownVersion) {
-  Bytes wire = encode_ok({1, Hello{}});
-  wire[0] = 2;
-  Result<RelayFrame> r = decode_relay_frame(wire);
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(err(r), Errc::kUnsupportedVersion);
+  // Version 1 (before receipts) and any later version are refused.
+  for (std::uint8_t version : {std::uint8_t{1}, std::uint8_t{kRelayProtocolVersion + 1}}) {
+    Bytes wire = encode_ok({1, Hello{}});
+    wire[0] = version;
+    Result<RelayFrame> r = decode_relay_frame(wire);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(err(r), Errc::kUnsupportedVersion);
+  }
 }
 
 TEST(RelayFrames, RejectsUnknownType) {
   for (std::uint8_t t : {0x00, 0x09, 0x0F, 0x14, 0x80, 0x86, 0x8F, 0x93, 0xC0, 0xC2, 0xFF}) {
-    Bytes wire = {1, t, 0, 0, 0, 1};
+    Bytes wire = {kRelayProtocolVersion, t, 0, 0, 0, 1};
     Result<RelayFrame> r = decode_relay_frame(wire);
     ASSERT_FALSE(r.has_value()) << int(t);
     EXPECT_EQ(err(r), Errc::kMalformed);
@@ -135,7 +138,7 @@ TEST(RelayFrames, EnvelopeMustBeAPaddingBucket) {
     EXPECT_EQ(err(r), Errc::kMalformed);
   }
   // A hand-built deposit claiming 300 bytes.
-  Bytes wire = {1, 0x04, 0, 0, 0, 1};
+  Bytes wire = {kRelayProtocolVersion, 0x04, 0, 0, 0, 1};
   append(wire, id_of(1));
   append(wire, Bytes{0, 0, 0x01, 0x2C});
   append(wire, Bytes(300, 0));
@@ -149,7 +152,7 @@ TEST(RelayFrames, RejectsOversizedEnvelopeAndFrame) {
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(err(r), Errc::kLimitExceeded);
   // Length field claiming 128 KiB (the frame itself is short: must not allocate or read past).
-  Bytes wire = {1, 0x04, 0, 0, 0, 1};
+  Bytes wire = {kRelayProtocolVersion, 0x04, 0, 0, 0, 1};
   append(wire, id_of(1));
   append(wire, Bytes{0, 0x02, 0, 0});
   Result<RelayFrame> d = decode_relay_frame(wire);
@@ -177,7 +180,7 @@ TEST(RelayFrames, BundleCapsAreEnforcedBothWays) {
   ASSERT_TRUE(decode_relay_frame(wire).has_value());
 
   // A count field over the cap is refused before reading any key.
-  Bytes hand = {1, 0x07, 0, 0, 0, 1};
+  Bytes hand = {kRelayProtocolVersion, 0x07, 0, 0, 0, 1};
   append(hand, id_of(1));
   append(hand, Bytes{0, 1, 9, 0, 1, 9});
   append(hand, Bytes{0, 201});
@@ -220,7 +223,7 @@ TEST(RelayFrames, ErrorNamesAreDocumentedStrings) {
 
 TEST(RelayFrames, KnownAnswerEscrowOpenAndState) {
   const Bytes open = encode_ok({9, EscrowOpen{0x0102030405060708, id_of(0x41), id_of(0x42)}});
-  Bytes expected = {0x01, 0x10, 0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8};
+  Bytes expected = {kRelayProtocolVersion, 0x10, 0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8};
   append(expected, id_of(0x41));
   append(expected, id_of(0x42));
   EXPECT_EQ(open, expected);
@@ -279,7 +282,7 @@ TEST(RelayFrames, EscrowDepositEnvelopeAndDeadlineRules) {
   open[kRelayHeaderSize] = 0x80;  // top bit of the deadline
   EXPECT_EQ(err(decode_relay_frame(open)), Errc::kMalformed);
   // A hand-built escrow deposit claiming 300 bytes.
-  Bytes wire = {1, 0x11, 0, 0, 0, 1};
+  Bytes wire = {kRelayProtocolVersion, 0x11, 0, 0, 0, 1};
   append(wire, id_of(1));
   append(wire, id_of(2));
   append(wire, Bytes{0, 0, 0x01, 0x2C});
