@@ -1321,14 +1321,15 @@ Result<void> Client::Impl::report_withholding(const std::string& relay_url,
   BC_ASSIGN_OR_RETURN(const auto overdue,
                       overdue_copies(*db, relay_url, now(), options.relay_grace_ms));
   for (const Withholding& w : overdue) {
-    Event e;
-    e.kind = EventKind::kWarning;
-    e.alias = w.alias;
-    e.text = "relay " + w.relay_url + " is withholding: it has not delivered " +
+    AlertInfo a;
+    a.code = "relay_withholding";
+    a.alias = w.alias;
+    a.relay_url = w.relay_url;
+    a.text = "relay " + w.relay_url + " is withholding: it has not delivered " +
              std::to_string(w.count) + (w.count == 1 ? " message" : " messages") + " from " +
              w.alias + " that relay " + w.delivered_by + " delivered " +
              std::to_string((now() - w.since_ms) / 1000) + " s ago";
-    events.push_back(std::move(e));
+    BC_TRY(raise_alert(std::move(a), events));
   }
   return ok();
 }

@@ -65,6 +65,18 @@ class FaultsTest : public ::testing::Test {
     return out;
   }
 
+  // alerts lists the codes of the alerts raised so far, in order, checking each is also stored.
+  std::vector<std::string> alerts() {
+    std::vector<std::string> out;
+    for (const auto& e : events_) {
+      if (e.kind == EventKind::kAlert && e.alert) out.push_back(e.alert->code);
+    }
+    auto stored = bravo_->alerts("alpha");
+    EXPECT_TRUE(stored) << stored.error().message();
+    EXPECT_EQ(stored->size(), out.size());
+    return out;
+  }
+
   std::size_t count(EventKind kind) {
     return static_cast<std::size_t>(std::count_if(events_.begin(), events_.end(),
                                                   [&](const Event& e) { return e.kind == kind; }));
@@ -99,6 +111,9 @@ TEST_F(FaultsTest, DuplicateIsShownOnce) {
   sync();
   EXPECT_EQ(received(), kSent);
   EXPECT_EQ(count(EventKind::kMessage), kSent.size());
+  // The copy has the same relay sequence number: to the client it is the relay pushing again
+  // what was not yet acknowledged, which the relay does on purpose after a lost connection.
+  EXPECT_TRUE(alerts().empty());
 }
 
 TEST_F(FaultsTest, ReorderedMessagesAllArrive) {
@@ -114,14 +129,17 @@ TEST_F(FaultsTest, ReplayedSessionStartIsNotShownAgain) {
   EXPECT_EQ(received(), kSent);
   EXPECT_EQ(bravo_->contacts()->size(), 1U);  // no second contact, no identity change
   EXPECT_FALSE((*bravo_->contacts())[0].identity_changed);
+  EXPECT_EQ(alerts(), std::vector<std::string>{"replayed"});
 }
 
 TEST_F(FaultsTest, ReplayedMessageIsNotShownAgain) {
   start({"replay=2"});  // m1, itself a PreKeySignalMessage (alpha has not heard from bravo)
   sync();
+  EXPECT_TRUE(alerts().empty());
   sync();
   EXPECT_EQ(received(), kSent);
   EXPECT_EQ(count(EventKind::kMessage), kSent.size());
+  EXPECT_EQ(alerts(), std::vector<std::string>{"replayed"});
 }
 
 TEST_F(FaultsTest, TruncatedEnvelopeIsKeptAndReportedAndTheRestArrive) {
@@ -130,6 +148,7 @@ TEST_F(FaultsTest, TruncatedEnvelopeIsKeptAndReportedAndTheRestArrive) {
   EXPECT_EQ(received(), (std::vector<std::string>{"m1", "m3", "m4"}));
   EXPECT_EQ(count(EventKind::kUndecryptable), 1U);
   EXPECT_EQ(bravo_->history("alpha")->size(), kSent.size());  // the damaged one is kept too
+  EXPECT_EQ(alerts(), std::vector<std::string>{"altered"});
 }
 
 TEST_F(FaultsTest, AlteredEnvelopeIsKeptAndReportedAndTheRestArrive) {
@@ -137,6 +156,7 @@ TEST_F(FaultsTest, AlteredEnvelopeIsKeptAndReportedAndTheRestArrive) {
   sync();
   EXPECT_EQ(received(), (std::vector<std::string>{"m1", "m3", "m4"}));
   EXPECT_EQ(count(EventKind::kUndecryptable), 1U);
+  EXPECT_EQ(alerts(), std::vector<std::string>{"altered"});
 }
 
 TEST_F(FaultsTest, WithholdingKeepsWhatWasDelivered) {

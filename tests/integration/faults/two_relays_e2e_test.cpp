@@ -57,11 +57,14 @@ class TwoRelaysTest : public ::testing::Test {
     ASSERT_EQ(bravo_->contacts()->size(), 1U);
   }
 
-  // withholding returns the warnings of `events` that report a withholding relay.
+  // withholding returns the relay_withholding alerts of `events`: the relay each names, then its
+  // text.
   static std::vector<std::string> withholding(const std::vector<Event>& events) {
     std::vector<std::string> out;
     for (const auto& e : events) {
-      if (e.text.find("withholding") != std::string::npos) out.push_back(e.text);
+      if (e.kind != EventKind::kAlert || !e.alert) continue;
+      EXPECT_EQ(e.alert->code, "relay_withholding") << e.alert->text;
+      if (e.alert->code == "relay_withholding") out.push_back(e.alert->relay_url + " " + e.text);
     }
     return out;
   }
@@ -101,6 +104,7 @@ TEST_F(TwoRelaysTest, InvitationCarriesBothRelaysAndEachMessageIsShownOnce) {
   auto later = bravo_->sync();
   ASSERT_TRUE(later);
   EXPECT_TRUE(withholding(*later).empty());
+  EXPECT_TRUE(bravo_->alerts("alpha")->empty());   // no false alert of any kind
   EXPECT_TRUE(bravo_->held_by_relays()->empty());  // both copies acknowledged
   // And back the other way.
   ASSERT_TRUE(bravo_->send_text("alpha", "reply"));
@@ -123,9 +127,16 @@ TEST_F(TwoRelaysTest, SecondRelayWithholdingLosesNothingAndIsNamed) {
   ASSERT_TRUE(second) << second.error().message();
   const auto found = withholding(*second);
   ASSERT_EQ(found.size(), 1U);
-  EXPECT_NE(found[0].find(url_of(*relays_[1])), std::string::npos) << found[0];
+  EXPECT_EQ(found[0].rfind(url_of(*relays_[1]) + " ", 0), 0U) << found[0];  // the alert's relay
+  EXPECT_NE(found[0].find("relay " + url_of(*relays_[1]) + " is withholding"), std::string::npos)
+      << found[0];
   EXPECT_EQ(found[0].find(url_of(*relays_[0]) + " is withholding"), std::string::npos);
-  // Reported once, not at every sync.
+  // Stored with the conversation, and reported once, not at every sync.
+  auto stored = bravo_->alerts("alpha");
+  ASSERT_TRUE(stored) << stored.error().message();
+  ASSERT_EQ(stored->size(), 1U);
+  EXPECT_EQ((*stored)[0].code, "relay_withholding");
+  EXPECT_EQ((*stored)[0].relay_url, url_of(*relays_[1]));
   clock_.advance(1000);
   EXPECT_TRUE(withholding(*bravo_->sync()).empty());
   EXPECT_EQ(texts(*bravo_, "alpha"), sent);
@@ -143,6 +154,7 @@ TEST_F(TwoRelaysTest, FirstRelayWithholdingLosesNothingAndIsNamed) {
   clock_.advance(ClientOptions{}.relay_grace_ms + 1);
   auto found = withholding(*bravo_->sync());
   ASSERT_EQ(found.size(), 1U);
+  EXPECT_EQ(found[0].rfind(url_of(*relays_[0]) + " ", 0), 0U) << found[0];
   EXPECT_NE(found[0].find("relay " + url_of(*relays_[0]) + " is withholding"), std::string::npos)
       << found[0];
 }
