@@ -44,6 +44,13 @@ commands:
   watch                                                   stay connected, print as messages arrive
   history ALIAS                                           show a conversation (and its alerts)
   alerts [ALIAS]                                          what the client found wrong with a channel
+  assure propose ALIAS --text T [--condition C]... [--scope S] [--valid-until DATE]
+         [--binding] [--reciprocates ID]                  send an assurance (prints its id)
+  assure escrow open ALIAS --deadline DURATION            open an escrowed exchange
+  assure escrow deposit EXCHANGE_ID --text T [...]        deposit our side of it
+  assure escrow cancel EXCHANGE_ID                        take our deposit back before release
+  assure list | show ID | ack ID | withdraw ID            assurances and their lifecycle
+  assure export ID --out FILE | assure verify FILE        a provable copy, checked offline
   demo                                                    run the end-to-end demonstration
 
 The home is --home DIR, else $BACKCHANNEL_HOME, else $XDG_DATA_HOME/backchannel. The passphrase
@@ -580,6 +587,11 @@ int run(const std::vector<std::string>& all) {
     if (command == "demo") {
       if (rest.size() > 1) throw UsageError{"demo takes no arguments"};
       return run_demo(ctx.json);
+    }
+    if (command == "assure") {
+      return run_assure({ctx.json, [&ctx] { return open_client(ctx); },
+                         [&ctx](const Error& e) { return report(ctx, e); }},
+                        std::vector<std::string>(rest.begin() + 1, rest.end()));
     }
     Args args(std::vector<std::string>(rest.begin() + 1, rest.end()));
     return run_command(ctx, command, args);

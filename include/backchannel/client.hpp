@@ -30,9 +30,6 @@ struct ClientOptions {
   // watch_idle_ms: how long watch waits on a silent connection before it reconnects (and how
   // often it looks at its stop flag).
   std::uint32_t watch_idle_ms = 15'000;
-  // relay_grace_ms: with two relays, how long after one relay delivered a message the other may
-  // still deliver it before it is reported as withholding (default 2 minutes).
-  std::int64_t relay_grace_ms = 2LL * 60 * 1000;
   // invitation_validity_ms: how long an invitation code works (default 7 days).
   std::int64_t invitation_validity_ms = 7LL * 24 * 60 * 60 * 1000;
 };
@@ -74,6 +71,68 @@ struct IntroductionInfo {
   std::int64_t created_ms = 0;
 };
 
+// AssuranceTerms is what a new assurance says (docs/assurances.md).
+struct AssuranceTerms {
+  std::string statement;                       // 1..4096 bytes of UTF-8
+  std::vector<std::string> conditions;         // up to 16
+  std::optional<std::string> scope;            // optional
+  std::optional<std::int64_t> valid_until_ms;  // default: 30 days from now
+  bool binding = false;                        // signed by our identity key (provable)
+  std::optional<std::string> reciprocates;     // id (hex) of the counterparty's assurance
+};
+
+// AssuranceStep is one lifecycle change and when it happened (our clock).
+struct AssuranceStep {
+  std::string state;  // proposed | delivered | acknowledged | reciprocated | withdrawn | expired
+  std::int64_t at_ms = 0;
+};
+
+// AssuranceInfo describes an assurance we issued (outgoing) or received.
+struct AssuranceInfo {
+  std::string id;  // 32 hex digits
+  std::string alias;
+  bool outgoing = false;
+  std::string mode;  // "deniable" | "binding"
+  std::string statement;
+  std::vector<std::string> conditions;
+  std::string scope;  // empty when none
+  std::int64_t valid_from_ms = 0;
+  std::int64_t valid_until_ms = 0;
+  std::string reciprocates;  // id this one answers (empty when none)
+  std::string state;         // the current lifecycle state
+  std::vector<AssuranceStep> history;
+  std::string exchange_id;  // the escrow exchange it went through (empty: direct)
+  std::string issuer_key_hex;
+  std::string counterparty_key_hex;
+};
+
+// EscrowInfo describes an escrowed exchange as this side sees it.
+struct EscrowInfo {
+  std::string exchange_id;
+  std::string alias;
+  std::string role;   // "opener" | "counterparty"
+  std::string state;  // open | deposited | released | expired | cancelled | disputed
+  std::int64_t deadline_ms = 0;
+  std::string relay_url;
+  std::string own_assurance;       // id of our deposited assurance (empty before deposit)
+  std::string received_assurance;  // id of the counterparty's assurance once released to us
+  std::string own_deposit_sha256;
+  std::string received_deposit_sha256;
+  std::int64_t released_ms = 0;  // the relay's release time, from its certificate
+  std::string problem;           // why the exchange is disputed (empty otherwise)
+};
+
+// VerifiedExport is what `assure verify` found in an exported file.
+struct VerifiedExport {
+  std::string kind;                        // "assurance" | "release"
+  std::optional<AssuranceInfo> assurance;  // kind "assurance", and a release's assurances
+  std::vector<AssuranceInfo> released;     // kind "release": the assurances it carries
+  std::optional<EscrowInfo> escrow;        // kind "release"
+  std::string relay_signing_key_hex;       // kind "release": the key the certificate checks with
+  bool relay_fault = false;  // kind "release": the file proves the relay released unfairly
+  std::vector<std::string> findings;       // one line per check made
+};
+
 // EventKind is what sync/watch reports.
 enum class EventKind : std::uint8_t {
   kMessage,
@@ -84,6 +143,8 @@ enum class EventKind : std::uint8_t {
   kUndecryptable,
   kWarning,
   kAlert,
+  kAssurance,  // an assurance arrived or changed state (Event::assurance)
+  kEscrow,     // an escrowed exchange opened, released, expired or is disputed (Event::escrow)
 };
 
 // AlertInfo is a finding about the channel itself: something the relay (or the network) did to
@@ -96,6 +157,11 @@ enum class EventKind : std::uint8_t {
 //   "silent"     no message or heartbeat from the contact for two heartbeat intervals
 //   "relay_withholding"  a second relay delivered what this one did not
 //   "bad_receipt"        a relay receipt whose signature does not verify
+//   "escrow_mismatch"    a released deposit (ours or the counterparty's) is not the certified one
+//   "escrow_withheld"    the relay certified a release but our copy never arrived
+//   "escrow_early_release"  the relay released the counterparty's deposit before ours was in
+//   "escrow_bad_certificate"  a release certificate that does not verify
+//   "escrow_unknown"     a deposit for an exchange we do not know, or from the wrong contact
 // first_seq..last_seq name the sender's conversation sequence numbers concerned (0 when not
 // known, e.g. for an envelope that could not be decrypted).
 struct AlertInfo {
@@ -116,6 +182,8 @@ struct Event {
   std::optional<MessageInfo> message;
   std::optional<IntroductionInfo> introduction;
   std::optional<AlertInfo> alert;  // set for kAlert
+  std::optional<AssuranceInfo> assurance;
+  std::optional<EscrowInfo> escrow;
 };
 
 // event_kind_name gives "message", "contact_added", ...
@@ -229,6 +297,43 @@ class Client {
   // alerts returns the alerts raised about a contact's conversation, oldest first (every
   // contact's when alias is empty). kNotFound for an unknown alias.
   [[nodiscard]] Result<std::vector<AlertInfo>> alerts(const std::string& alias);
+  // ---- assurances (docs/assurances.md) ----
+  // assure_propose sends an assurance to a contact inside the session (signed with our identity
+  // key when binding). kNotFound for an unknown alias or reciprocated id, kMalformed for terms
+  // that break a bound, kUntrustedIdentity / kConflict as send_text, kUnavailable when the
+  // relay cannot be reached (it stays queued, state "proposed").
+  [[nodiscard]] Result<AssuranceInfo> assure_propose(const std::string& alias,
+                                                     const AssuranceTerms& terms);
+  // assurances lists every assurance, oldest first; assurance shows one (kNotFound).
+  [[nodiscard]] Result<std::vector<AssuranceInfo>> assurances();
+  [[nodiscard]] Result<AssuranceInfo> assurance(const std::string& id);
+  // assure_ack acknowledges an assurance we received; assure_withdraw withdraws one we issued
+  // (a signed withdrawal when it was binding). kNotFound, or kConflict when the lifecycle does
+  // not allow it (already withdrawn or expired, not ours to withdraw or acknowledge).
+  [[nodiscard]] Result<AssuranceInfo> assure_ack(const std::string& id);
+  [[nodiscard]] Result<AssuranceInfo> assure_withdraw(const std::string& id);
+  // assure_export writes an assurance (by id) or an exchange's release certificate and what
+  // checks it (by exchange id) to `path`; returns "assurance" or "release". kNotFound,
+  // kConflict for an exchange not released, kUnavailable when the file cannot be written.
+  [[nodiscard]] Result<std::string> assure_export(const std::string& id, const std::string& path);
+  // assure_verify checks an exported file offline, without a home. kMalformed when it is not
+  // an export, kAuthFailed when a signature does not verify (a deniable assurance proves
+  // nothing and always fails). For a release certificate whose deposits do not match what the
+  // relay certified, it succeeds with relay_fault set: the file is proof against the relay.
+  [[nodiscard]] static Result<VerifiedExport> assure_verify(const std::string& path);
+
+  // escrow_open opens an escrowed exchange with a contact on the relay holding both of our
+  // queues, tells the contact inside the session, and returns it. kNotFound (alias), kConflict
+  // (our queues are on two relays), kMalformed (deadline not in the future).
+  [[nodiscard]] Result<EscrowInfo> escrow_open(const std::string& alias,
+                                               std::int64_t deadline_in_ms);
+  // escrow_deposit deposits our assurance, encrypted for the counterparty, with the relay.
+  // kNotFound (exchange), kConflict (closed, already deposited).
+  [[nodiscard]] Result<EscrowInfo> escrow_deposit(const std::string& exchange_id,
+                                                  const AssuranceTerms& terms);
+  // escrow_cancel withdraws our deposit before release (kConflict once released or expired).
+  [[nodiscard]] Result<EscrowInfo> escrow_cancel(const std::string& exchange_id);
+  [[nodiscard]] Result<std::vector<EscrowInfo>> escrows();
 
   struct Impl;
 

@@ -187,5 +187,68 @@ TEST_F(CliTest, DemoRunsEndToEndAndShowsOnlyCiphertextAtTheRelay) {
   EXPECT_GE(j["steps"].size(), 7U);
 }
 
+TEST_F(CliTest, AssurancesThroughTheCli) {
+  start_relay();
+  const std::string fp = to_hex(relay_->fingerprint());
+  for (const char* who : {"alpha", "bravo"}) {
+    ASSERT_EQ(run(who, std::string("init --name ") + who + " --kdf minimum").code, 0);
+    ASSERT_EQ(run(who, "relay add " + url_ + " --fingerprint " + fp).code, 0);
+  }
+  const json inv = parse(run("alpha", "--json invite create"));
+  ASSERT_EQ(run("bravo", "invite accept " + inv["code"].get<std::string>() + " --as alpha").code,
+            0);
+  ASSERT_EQ(run("alpha", "sync").code, 0);
+
+  for (const char* bad : {"assure", "assure frob", "assure propose bravo",
+                          "assure propose bravo --text x --valid-until tomorrow", "assure show",
+                          "assure export 00", "assure verify"}) {
+    const CliRun r = run("alpha", bad);
+    EXPECT_EQ(r.code, 2) << bad;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << bad << ": " << r.err;
+  }
+  const CliRun proposed =
+      run("alpha",
+          "--json assure propose bravo --text 'We will not strike first.' --condition 'unless "
+          "attacked first' --condition 'while the line holds' --valid-until 2099-01-01 --binding");
+  ASSERT_EQ(proposed.code, 0) << proposed.err;
+  const json a = parse(proposed)["assurance"];
+  const std::string id = a["id"];
+  EXPECT_EQ(a["mode"], "binding");
+  EXPECT_EQ(a["conditions"].size(), 2U);
+  EXPECT_EQ(a["valid_until"], 4070908800000LL);
+  const CliRun synced = run("bravo", "--json sync");
+  ASSERT_EQ(synced.code, 0) << synced.err;
+  EXPECT_EQ(parse(synced)["events"][0]["event"], "assurance");
+  const CliRun shown = run("bravo", "assure show " + id);
+  ASSERT_EQ(shown.code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("condition: while the line holds"), std::string::npos) << shown.out;
+  EXPECT_EQ(parse(run("bravo", "--json assure ack " + id))["assurance"]["state"], "acknowledged");
+  const CliRun answer = run("bravo",
+                            "--json assure propose alpha --text 'Nor will we.' "
+                            "--reciprocates " +
+                                id);
+  ASSERT_EQ(answer.code, 0) << answer.err;
+  ASSERT_EQ(run("alpha", "sync").code, 0);
+  const json listed = parse(run("alpha", "--json assure list"));
+  ASSERT_EQ(listed["assurances"].size(), 2U);
+  EXPECT_EQ(listed["assurances"][0]["state"], "reciprocated");
+  EXPECT_EQ(listed["assurances"][1]["direction"], "in");
+
+  const fs::path file = dir_->path() / "pledge.bcx";
+  ASSERT_EQ(run("bravo", "assure export " + id + " --out '" + file.string() + "'").code, 0);
+  const CliRun verified = run("nohome", "--json assure verify '" + file.string() + "'");
+  ASSERT_EQ(verified.code, 0) << verified.err;
+  EXPECT_EQ(parse(verified)["assurance"]["statement"], "We will not strike first.");
+  const std::string deniable = parse(answer)["assurance"]["id"];
+  const fs::path file2 = dir_->path() / "deniable.bcx";
+  ASSERT_EQ(run("alpha", "assure export " + deniable + " --out '" + file2.string() + "'").code, 0);
+  const CliRun refused = run("nohome", "assure verify '" + file2.string() + "'");
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_NE(refused.err.find("proves nothing"), std::string::npos) << refused.err;
+  const CliRun withdrawn = run("alpha", "--json assure withdraw " + id);
+  EXPECT_EQ(parse(withdrawn)["assurance"]["state"], "withdrawn");
+  EXPECT_EQ(run("alpha", "assure withdraw " + id).code, 2);
+}
+
 }  // namespace
 }  // namespace bc

@@ -1,0 +1,233 @@
+// Assurances end to end through the real backchannel-relay binary: direct exchange, lifecycle on
+// both sides, export and offline verification.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "backchannel/client.hpp"
+#include "core/clock.hpp"
+#include "integration/relay/relay_harness.hpp"
+#include "support/test_paths.hpp"
+
+namespace bc::client {
+namespace {
+
+namespace fs = std::filesystem;
+
+const Bytes kPass = {'p', 'a', 's', 's'};
+
+class AssuranceE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::make_unique<test::TempDir>("bc-assure-e2e");
+    auto relay = test::RelayProcess::start(dir_->path() / "relay");
+    ASSERT_TRUE(relay) << relay.error().message();
+    relay_ = std::move(relay).value();
+    const std::string url = "wss://127.0.0.1:" + std::to_string(relay_->port());
+    for (const char* name : {"alpha", "bravo"}) {
+      ClientOptions options;
+      options.clock = &clock_;
+      auto c =
+          Client::init((dir_->path() / name).string(), kPass, name, KdfCost::kMinimum, options);
+      ASSERT_TRUE(c) << c.error().message();
+      ASSERT_TRUE((*c)->relay_add(url, to_hex(relay_->fingerprint())));
+      (std::string(name) == "alpha" ? alpha_ : bravo_) = std::move(c).value();
+    }
+    auto inv = alpha_->invite_create();
+    ASSERT_TRUE(inv);
+    ASSERT_TRUE(bravo_->invite_accept(inv->code, std::string("alpha")));
+    ASSERT_TRUE(alpha_->sync());
+  }
+
+  // assurance_events syncs and returns the assurance events.
+  static std::vector<Event> assurance_events(Client& c) {
+    auto events = c.sync();
+    EXPECT_TRUE(events) << events.error().message();
+    std::vector<Event> out;
+    for (auto& e : *events) {
+      if (e.kind == EventKind::kAssurance) out.push_back(e);
+    }
+    return out;
+  }
+
+  static std::string state_of(Client& c, const std::string& id) {
+    auto a = c.assurance(id);
+    EXPECT_TRUE(a) << a.error().message();
+    return a ? a->state : "";
+  }
+
+  fs::path file(const std::string& name) const { return dir_->path() / name; }
+
+  static std::string read(const fs::path& p) {
+    std::ifstream in(p);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  ManualClock clock_{SystemClock().now_ms()};
+  std::unique_ptr<test::TempDir> dir_;
+  std::unique_ptr<test::RelayProcess> relay_;
+  std::unique_ptr<Client> alpha_;
+  std::unique_ptr<Client> bravo_;
+};
+
+TEST_F(AssuranceE2ETest, ReciprocalAssurancesThroughTheWholeLifecycle) {
+  AssuranceTerms terms;
+  terms.statement = "We will not strike first.";
+  terms.conditions = {"unless attacked first"};
+  terms.binding = true;
+  auto mine = alpha_->assure_propose("bravo", terms);
+  ASSERT_TRUE(mine) << mine.error().message();
+  EXPECT_EQ(mine->state, "delivered");
+  EXPECT_EQ(mine->mode, "binding");
+
+  auto got = assurance_events(*bravo_);
+  ASSERT_EQ(got.size(), 1U);
+  ASSERT_TRUE(got[0].assurance);
+  EXPECT_EQ(got[0].assurance->id, mine->id);
+  EXPECT_FALSE(got[0].assurance->outgoing);
+  EXPECT_EQ(got[0].assurance->statement, terms.statement);
+  EXPECT_EQ(got[0].assurance->conditions, terms.conditions);
+  EXPECT_EQ(got[0].assurance->issuer_key_hex, *alpha_->identity_key_hex());
+  EXPECT_EQ(state_of(*bravo_, mine->id), "delivered");
+
+  clock_.advance(1000);
+  auto acked = bravo_->assure_ack(mine->id);
+  ASSERT_TRUE(acked) << acked.error().message();
+  EXPECT_EQ(acked->state, "acknowledged");
+  auto ack_seen = assurance_events(*alpha_);
+  ASSERT_EQ(ack_seen.size(), 1U);
+  EXPECT_EQ(state_of(*alpha_, mine->id), "acknowledged");
+  // Only the counterparty acknowledges, only the issuer withdraws.
+  EXPECT_EQ(alpha_->assure_ack(mine->id).error().code, Errc::kConflict);
+  EXPECT_EQ(bravo_->assure_withdraw(mine->id).error().code, Errc::kConflict);
+
+  clock_.advance(1000);
+  AssuranceTerms answer;
+  answer.statement = "Nor will we.";
+  answer.reciprocates = mine->id;
+  auto theirs = bravo_->assure_propose("alpha", answer);
+  ASSERT_TRUE(theirs) << theirs.error().message();
+  EXPECT_EQ(theirs->reciprocates, mine->id);
+  EXPECT_EQ(state_of(*bravo_, mine->id), "reciprocated");
+  auto answered = assurance_events(*alpha_);
+  ASSERT_EQ(answered.size(), 2U);  // bravo's assurance, and ours now reciprocated
+  EXPECT_EQ(state_of(*alpha_, mine->id), "reciprocated");
+  EXPECT_EQ(state_of(*alpha_, theirs->id), "delivered");
+
+  clock_.advance(1000);
+  auto withdrawn = alpha_->assure_withdraw(mine->id);
+  ASSERT_TRUE(withdrawn) << withdrawn.error().message();
+  EXPECT_EQ(withdrawn->state, "withdrawn");
+  ASSERT_EQ(assurance_events(*bravo_).size(), 1U);
+  auto seen = bravo_->assurance(mine->id);
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->state, "withdrawn");
+  // Every step has its time, in order, on both sides.
+  std::vector<std::string> steps;
+  for (const auto& h : seen->history) steps.push_back(h.state);
+  EXPECT_EQ(steps,
+            (std::vector<std::string>{"delivered", "acknowledged", "reciprocated", "withdrawn"}));
+  EXPECT_EQ(alpha_->assure_withdraw(mine->id).error().code, Errc::kConflict);
+  auto all = alpha_->assurances();
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 2U);
+}
+
+TEST_F(AssuranceE2ETest, AnAssuranceExpiresOnBothSides) {
+  AssuranceTerms terms;
+  terms.statement = "No exercises near the line this week.";
+  terms.valid_until_ms = clock_.now_ms() + 3'600'000;
+  auto mine = alpha_->assure_propose("bravo", terms);
+  ASSERT_TRUE(mine) << mine.error().message();
+  ASSERT_EQ(assurance_events(*bravo_).size(), 1U);
+  clock_.advance(2 * 3'600'000);
+  auto expired = assurance_events(*bravo_);
+  ASSERT_EQ(expired.size(), 1U);
+  EXPECT_EQ(expired[0].assurance->state, "expired");
+  EXPECT_EQ(state_of(*alpha_, mine->id), "expired");
+  EXPECT_EQ(bravo_->assure_ack(mine->id).error().code, Errc::kConflict);
+  EXPECT_EQ(alpha_->assure_withdraw(mine->id).error().code, Errc::kConflict);
+}
+
+TEST_F(AssuranceE2ETest, BindingExportVerifiesOfflineAndFailsAfterAnyOneByteChange) {
+  AssuranceTerms terms;
+  terms.statement = "We will not strike first.";
+  terms.scope = "the northern border";
+  terms.binding = true;
+  auto mine = alpha_->assure_propose("bravo", terms);
+  ASSERT_TRUE(mine) << mine.error().message();
+  ASSERT_EQ(assurance_events(*bravo_).size(), 1U);
+  const fs::path out = file("alpha-pledge.bcx");
+  auto kind = bravo_->assure_export(mine->id, out.string());
+  ASSERT_TRUE(kind) << kind.error().message();
+  EXPECT_EQ(*kind, "assurance");
+
+  auto v = Client::assure_verify(out.string());
+  ASSERT_TRUE(v) << v.error().message();
+  ASSERT_TRUE(v->assurance);
+  EXPECT_EQ(v->assurance->statement, terms.statement);
+  EXPECT_EQ(v->assurance->issuer_key_hex, *alpha_->identity_key_hex());
+  EXPECT_EQ(v->assurance->counterparty_key_hex, *bravo_->identity_key_hex());
+
+  // Change one character of the armored text at every position of its body: never valid.
+  const std::string text = read(out);
+  const auto body_start = text.find('\n') + 1;
+  const auto body_end = text.find("-----END");
+  int checked = 0;
+  for (auto i = body_start; i < body_end; ++i) {
+    if (text[i] == '\n') continue;
+    std::string changed = text;
+    changed[i] = changed[i] == 'A' ? 'B' : 'A';
+    const fs::path bad = file("changed.bcx");
+    std::ofstream(bad, std::ios::trunc) << changed;
+    auto r = Client::assure_verify(bad.string());
+    // The last base64 character may carry only padding bits: its change may not alter a byte.
+    if (i + 2 >= body_end) continue;
+    ASSERT_FALSE(r) << "a change at " << i << " still verified";
+    EXPECT_TRUE(r.error().code == Errc::kAuthFailed || r.error().code == Errc::kMalformed ||
+                r.error().code == Errc::kUnsupportedVersion)
+        << r.error().message();
+    ++checked;
+  }
+  EXPECT_GT(checked, 200);
+}
+
+TEST_F(AssuranceE2ETest, ADeniableAssuranceExportedByItsRecipientDoesNotVerify) {
+  AssuranceTerms terms;
+  terms.statement = "Off the record: we will hold back.";
+  auto mine = alpha_->assure_propose("bravo", terms);
+  ASSERT_TRUE(mine) << mine.error().message();
+  ASSERT_EQ(assurance_events(*bravo_).size(), 1U);
+  const fs::path out = file("deniable.bcx");
+  ASSERT_TRUE(bravo_->assure_export(mine->id, out.string()));
+  auto v = Client::assure_verify(out.string());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, Errc::kAuthFailed);
+  EXPECT_NE(v.error().message().find("deniable"), std::string::npos) << v.error().message();
+}
+
+TEST_F(AssuranceE2ETest, BadTermsAndUnknownIdsAreRefused) {
+  AssuranceTerms empty;
+  EXPECT_EQ(alpha_->assure_propose("bravo", empty).error().code, Errc::kMalformed);
+  AssuranceTerms terms;
+  terms.statement = "ok";
+  EXPECT_EQ(alpha_->assure_propose("nobody", terms).error().code, Errc::kNotFound);
+  terms.valid_until_ms = clock_.now_ms() - 1;
+  EXPECT_EQ(alpha_->assure_propose("bravo", terms).error().code, Errc::kMalformed);
+  terms.valid_until_ms.reset();
+  terms.reciprocates = std::string(32, '0');
+  EXPECT_EQ(alpha_->assure_propose("bravo", terms).error().code, Errc::kNotFound);
+  EXPECT_EQ(alpha_->assurance("zz").error().code, Errc::kMalformed);
+  EXPECT_EQ(alpha_->assurance(std::string(32, '1')).error().code, Errc::kNotFound);
+  auto none = alpha_->assurances();
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());  // nothing half-made was kept
+}
+
+}  // namespace
+}  // namespace bc::client
