@@ -30,6 +30,9 @@ struct ClientOptions {
   // watch_idle_ms: how long watch waits on a silent connection before it reconnects (and how
   // often it looks at its stop flag).
   std::uint32_t watch_idle_ms = 15'000;
+  // relay_grace_ms: with two relays, how long after one relay delivered a message the other may
+  // still deliver it before it is reported as withholding (default 2 minutes).
+  std::int64_t relay_grace_ms = 2LL * 60 * 1000;
   // invitation_validity_ms: how long an invitation code works (default 7 days).
   std::int64_t invitation_validity_ms = 7LL * 24 * 60 * 60 * 1000;
 };

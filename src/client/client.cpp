@@ -15,6 +15,7 @@
 #include "client/assurance_book.hpp"
 #include "client/record.hpp"
 #include "client/relay_link.hpp"
+#include "client/relay_routes.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/random.hpp"
@@ -471,9 +472,73 @@ struct Client::Impl {
     return id;
   }
 
-  // new_queue creates a queue on the first relay and records it (purpose, ref).
-  Result<QueueRecord> new_queue(QueuePurpose purpose, const std::string& ref) {
-    BC_ASSIGN_OR_RETURN(const RelayRecord relay, first_relay());
+  // route_relays lists the relays this user's queues go to: the first two, in the order added.
+  Result<std::vector<RelayRecord>> route_relays() {
+    BC_TRY(first_relay());
+    BC_ASSIGN_OR_RETURN(auto all, load_all<RelayRecord>(kRelays));
+    std::sort(all.begin(), all.end(),
+              [](const auto& a, const auto& b) { return a.order < b.order; });
+    if (all.size() > protocol::kMaxRelaysPerInvitation) {
+      all.resize(protocol::kMaxRelaysPerInvitation);
+    }
+    return all;
+  }
+
+  // new_queues creates one queue on each route relay (the first relay's first), all with the
+  // same purpose and ref: a contact reached through two relays has a queue on each.
+  Result<std::vector<QueueRecord>> new_queues(QueuePurpose purpose, const std::string& ref) {
+    BC_ASSIGN_OR_RETURN(const auto relays, route_relays());
+    std::vector<QueueRecord> out;
+    for (const auto& relay : relays) {
+      BC_ASSIGN_OR_RETURN(QueueRecord q, new_queue(purpose, ref, relay));
+      out.push_back(std::move(q));
+    }
+    return out;
+  }
+
+  // addresses gives the deposit addresses of our queues `qs`, in the order of their relays.
+  Result<std::vector<protocol::RelayAddress>> addresses(std::vector<QueueRecord> qs) {
+    std::vector<std::pair<std::uint32_t, protocol::RelayAddress>> ordered;
+    for (const auto& q : qs) {
+      BC_ASSIGN_OR_RETURN(const RelayRecord relay,
+                          require<RelayRecord>(kRelays, q.relay_url, "relay is gone"));
+      ordered.push_back({relay.order, {relay.url, relay.fingerprint, q.sender_id}});
+    }
+    std::stable_sort(ordered.begin(), ordered.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<protocol::RelayAddress> out;
+    for (auto& [order, address] : ordered) out.push_back(std::move(address));
+    return out;
+  }
+
+  // adopt_invitation_queues gives every queue of invitation `invitation_id` to contact `alias`.
+  Result<std::vector<QueueRecord>> adopt_invitation_queues(const std::string& invitation_id,
+                                                           const std::string& alias) {
+    BC_ASSIGN_OR_RETURN(auto all, queues());
+    std::vector<QueueRecord> out;
+    for (auto& q : all) {
+      if (q.purpose != QueuePurpose::kInvitation || q.ref != invitation_id) continue;
+      q.purpose = QueuePurpose::kContact;
+      q.ref = alias;
+      BC_TRY(save(kQueues, hex(q.recipient_id), q));
+      out.push_back(std::move(q));
+    }
+    return out;
+  }
+
+  // contact_relays lists the relays through which `alias` writes to us.
+  Result<std::vector<std::string>> contact_relays(const std::string& alias) {
+    BC_ASSIGN_OR_RETURN(const auto all, queues());
+    std::vector<std::string> out;
+    for (const auto& q : all) {
+      if (q.purpose == QueuePurpose::kContact && q.ref == alias) out.push_back(q.relay_url);
+    }
+    return out;
+  }
+
+  // new_queue creates a queue on `relay` and records it (purpose, ref).
+  Result<QueueRecord> new_queue(QueuePurpose purpose, const std::string& ref,
+                                const RelayRecord& relay) {
     Bytes seed(32);
     rng().fill(seed);
     BC_ASSIGN_OR_RETURN(const crypto::Ed25519KeyPair owner, crypto::ed25519_from_seed(seed));
@@ -499,8 +564,8 @@ struct Client::Impl {
     protocol::Invitation inv;
     rng().fill(inv.id);
     const std::string id_hex = hex(inv.id);
-    BC_ASSIGN_OR_RETURN(const QueueRecord q, new_queue(QueuePurpose::kInvitation, id_hex));
-    BC_ASSIGN_OR_RETURN(const RelayRecord relay, first_relay());
+    BC_ASSIGN_OR_RETURN(const auto qs, new_queues(QueuePurpose::kInvitation, id_hex));
+    const QueueRecord& q = qs.front();
     const std::uint32_t prekey_id = s.next_prekey_id++;
     const protocol::PreKeyRecord prekey = protocol::generate_prekey(prekey_id, rng());
     BC_TRY(db->put(kPrekeys, std::to_string(prekey_id), prekey.pair.private_key.secret().expose()));
@@ -515,11 +580,7 @@ struct Client::Impl {
     inv.bundle.signed_prekey_signature = s.signed_prekey_signature;
     inv.bundle.prekey_id = prekey_id;
     inv.bundle.prekey = prekey.pair.public_key;
-    protocol::RelayAddress address;
-    address.url = relay.url;
-    address.certificate_sha256 = relay.fingerprint;
-    address.queue = q.sender_id;
-    inv.relays.push_back(address);
+    BC_ASSIGN_OR_RETURN(inv.relays, addresses(qs));
     inv.expires_at_ms = now() + options.invitation_validity_ms;
     InvitationRecord rec;
     rec.expires_ms = inv.expires_at_ms;
@@ -585,20 +646,43 @@ struct Client::Impl {
     o.envelope = std::move(envelope);
     const std::string outbox_key = message_key("out", seq);
     BC_TRY(save(kOutbox, outbox_key, o));
+    // The same envelope goes through the contact's second relay too; the receiver keeps the
+    // first copy to arrive and recognises the second by its hash.
+    BC_ASSIGN_OR_RETURN(const auto mirrors, load_mirrors(*db, c.alias));
+    for (std::size_t i = 0; i < mirrors.size(); ++i) {
+      o.relay_url = mirrors[i].url;
+      o.fingerprint = mirrors[i].certificate_sha256;
+      o.queue = mirrors[i].queue;
+      BC_TRY(save(kOutbox, outbox_key + '\x1f' + std::to_string(i + 1), o));
+    }
     return std::make_pair(std::move(m), key);
   }
 
-  // flush_outbox deposits every queued envelope; stops at the first relay that cannot be reached.
+  // flush_outbox deposits every queued envelope, in order per relay. A relay that cannot be
+  // reached keeps its envelopes queued while the others' go out; its error is returned at the end.
   Result<void> flush_outbox() {
     BC_ASSIGN_OR_RETURN(auto rows, db->list(kOutbox));
     std::map<std::string, std::unique_ptr<RelayLink>> links;
+    std::map<std::string, Error> unreachable;
     for (auto& [key, raw] : rows) {
       BC_ASSIGN_OR_RETURN(const OutboxRecord o, OutboxRecord::decode(raw));
+      if (unreachable.contains(o.relay_url)) continue;
       auto& l = links[o.relay_url];
+      Result<void> deposited = ok();
       if (!l) {
-        BC_ASSIGN_OR_RETURN(l, link(o.relay_url, o.fingerprint));
+        auto made = link(o.relay_url, o.fingerprint);
+        if (made) {
+          l = std::move(made).value();
+        } else {
+          deposited = fail(std::move(made).error());
+        }
       }
-      BC_TRY(l->deposit(o.queue, o.envelope));
+      if (deposited) deposited = l->deposit(o.queue, o.envelope);
+      if (!deposited) {
+        if (deposited.error().code != Errc::kUnavailable) return deposited;
+        unreachable.emplace(o.relay_url, std::move(deposited).error());
+        continue;
+      }
       BC_TRY(db->transaction([&](store::ClientStore&) -> Result<void> {
         BC_TRY(db->erase(kOutbox, key));
         if (o.message_key.empty()) return ok();
@@ -608,7 +692,10 @@ struct Client::Impl {
         return save(kMessages, o.message_key, *m);
       }));
     }
-    for (auto& [url, l] : links) l->close();
+    for (auto& [url, l] : links) {
+      if (l) l->close();
+    }
+    if (!unreachable.empty()) return fail(unreachable.begin()->second);
     return ok();
   }
 
@@ -712,14 +799,23 @@ struct Client::Impl {
                                   const std::atomic<bool>* stop);
   Result<ContactRecord> accept_invitation(const protocol::Invitation& inv, const std::string& alias,
                                           const std::string& introduced_by);
+  // note_relay_copy records which relay delivered an envelope of a multi-relay contact.
+  Result<void> note_relay_copy(const std::string& relay_url, const std::string& queue_key,
+                               ByteView envelope);
+  // report_withholding reports what `relay_url` has not delivered of what another relay of the
+  // same contact delivered more than relay_grace_ms ago.
+  Result<void> report_withholding(const std::string& relay_url, std::vector<Event>& events);
 };
 
 namespace {
 
-Bytes accept_body(const protocol::Invitation& inv, const std::string& name, const QueueRecord& q,
-                  const RelayRecord& relay) {
+// accept_body: the invitation id, our name, then the address of each of our queues for the new
+// contact (one per relay, the first relay's first).
+Bytes accept_body(const protocol::Invitation& inv, const std::string& name,
+                  const std::vector<protocol::RelayAddress>& ours) {
   RecordWriter w;
-  w.bytes(inv.id).str(name).str(relay.url).bytes(relay.fingerprint).bytes(q.sender_id);
+  w.bytes(inv.id).str(name);
+  write_addresses(w, ours);
   return w.take();
 }
 
@@ -738,8 +834,9 @@ Result<ContactRecord> Client::Impl::accept_invitation(const protocol::Invitation
                                                       const std::string& alias,
                                                       const std::string& introduced_by) {
   // Network first (a queue of our own for this contact), then one transaction for the rest.
-  BC_ASSIGN_OR_RETURN(const QueueRecord q, new_queue(QueuePurpose::kContact, alias));
-  BC_ASSIGN_OR_RETURN(const RelayRecord relay, first_relay());
+  BC_ASSIGN_OR_RETURN(const auto qs, new_queues(QueuePurpose::kContact, alias));
+  BC_ASSIGN_OR_RETURN(const auto ours, addresses(qs));
+  const QueueRecord& q = qs.front();
   ContactRecord c;
   BC_TRY(db->transaction([&](store::ClientStore&) -> Result<void> {
     BC_ASSIGN_OR_RETURN(const SelfRecord s, self());
@@ -757,7 +854,8 @@ Result<ContactRecord> Client::Impl::accept_invitation(const protocol::Invitation
     c.session = to_bytes(serialized.expose());
     c.added_ms = now();
     BC_TRY(save(kContacts, c.alias, c));
-    const Bytes body = accept_body(inv, s.name, q, relay);
+    BC_TRY(save_mirrors(*db, c.alias, {inv.relays.begin() + 1, inv.relays.end()}));
+    const Bytes body = accept_body(inv, s.name, ours);
     BC_TRY(encrypt_to(c, static_cast<std::uint32_t>(PayloadKind::kInvitationAccept), body, false));
     return ok();
   }));
@@ -775,13 +873,11 @@ Result<void> Client::Impl::on_invitation_accept(const QueueRecord& q, Invitation
   RecordReader r(p.body);
   const auto inv_id = r.fixed<16>();
   const std::string name = r.str(kMaxAliasSize);
-  protocol::RelayAddress address;
-  address.url = r.str(protocol::kMaxRelayUrlSize);
-  address.certificate_sha256 = r.fixed<32>();
-  address.queue = r.fixed<16>();
-  BC_TRY(r.finish("invitation acceptance"));
+  BC_ASSIGN_OR_RETURN(const auto theirs, read_addresses(r));
+  if (theirs.empty()) return fail(Errc::kMalformed, "the acceptance names no relay");
   if (hex(inv_id) != q.ref) return fail(Errc::kMalformed, "acceptance names another invitation");
-  BC_TRY(parse_relay_url(address.url));
+  for (const auto& a : theirs) BC_TRY(parse_relay_url(a.url));
+  const protocol::RelayAddress& address = theirs.front();
   std::string wanted = name;
   if (!inv.intro_id.empty()) {
     BC_ASSIGN_OR_RETURN(auto intro, load<IntroRecord>(kIntros, inv.intro_id));
@@ -800,10 +896,8 @@ Result<void> Client::Impl::on_invitation_accept(const QueueRecord& q, Invitation
   c.session = to_bytes(serialized.expose());
   c.added_ms = now();
   BC_TRY(save(kContacts, alias, c));
-  QueueRecord moved = q;
-  moved.purpose = QueuePurpose::kContact;
-  moved.ref = alias;
-  BC_TRY(save(kQueues, hex(q.recipient_id), moved));
+  BC_TRY(save_mirrors(*db, alias, {theirs.begin() + 1, theirs.end()}));
+  BC_TRY(adopt_invitation_queues(q.ref, alias));
   inv.used = true;
   BC_TRY(save(kInvitations, q.ref, inv));
   if (d.used_prekey_id) BC_TRY(db->erase(kPrekeys, std::to_string(*d.used_prekey_id)));
@@ -954,10 +1048,6 @@ Result<void> Client::Impl::handle_payload(ContactRecord& c, const protocol::Payl
       if (std::lexicographical_compare(my_id.begin(), my_id.end(), other_id.begin(),
                                        other_id.end())) {
         BC_ASSIGN_OR_RETURN(const std::string alias, unique_alias(intro->other_name));
-        BC_ASSIGN_OR_RETURN(QueueRecord q, require<QueueRecord>(kQueues, mine.queue_key,
-                                                                "our introduction queue is gone"));
-        BC_ASSIGN_OR_RETURN(const RelayRecord relay,
-                            require<RelayRecord>(kRelays, q.relay_url, "relay is gone"));
         protocol::SessionRecord session;
         BC_TRY(
             protocol::process_prekey_bundle(session, me, s.registration_id, other.bundle, rng()));
@@ -972,12 +1062,13 @@ Result<void> Client::Impl::handle_payload(ContactRecord& c, const protocol::Payl
         nc.session = to_bytes(serialized.expose());
         nc.added_ms = now();
         BC_TRY(save(kContacts, alias, nc));
-        q.purpose = QueuePurpose::kContact;
-        q.ref = alias;
-        BC_TRY(save(kQueues, mine.queue_key, q));
+        BC_TRY(save_mirrors(*db, alias, {other.relays.begin() + 1, other.relays.end()}));
+        BC_ASSIGN_OR_RETURN(const auto qs, adopt_invitation_queues(intro->invitation_id, alias));
+        if (qs.empty()) return fail(Errc::kNotFound, "our introduction queue is gone");
+        BC_ASSIGN_OR_RETURN(const auto ours, addresses(qs));
         mine.used = true;
         BC_TRY(db->erase(kPrekeys, std::to_string(mine.prekey_id)));
-        const Bytes body = accept_body(other, s.name, q, relay);
+        const Bytes body = accept_body(other, s.name, ours);
         BC_TRY(encrypt_to(nc, static_cast<std::uint32_t>(PayloadKind::kInvitationAccept), body,
                           false));
         e.text = "introduction " + id + " completed: " + alias + " (vouched for by " + c.alias +
@@ -1181,6 +1272,8 @@ Result<void> Client::Impl::receive_from_relay(const RelayRecord& relay,
                                               const std::function<void(const Event&)>* live,
                                               const std::atomic<bool>* stop) {
   BC_ASSIGN_OR_RETURN(auto l, link(relay.url, relay.fingerprint));
+  BC_ASSIGN_OR_RETURN(const auto configured, load_all<RelayRecord>(kRelays));
+  const bool multi_relay = configured.size() > 1;
   std::map<wire::QueueId, std::string> by_recipient;
   for (const auto& q : qs) {
     if (q.relay_url != relay.url) continue;
@@ -1208,12 +1301,48 @@ Result<void> Client::Impl::receive_from_relay(const RelayRecord& relay,
       continue;
     }
     BC_TRY(l->ack(d->recipient_id, d->message_id));
+    if (multi_relay) BC_TRY(note_relay_copy(relay.url, it->second, d->envelope));
     for (auto& e : found) {
       if (live != nullptr) (*live)(e);
       events.push_back(std::move(e));
     }
   }
   l->close();
+  if (multi_relay) {
+    std::vector<Event> found;
+    BC_TRY(db->transaction(
+        [&](store::ClientStore&) -> Result<void> { return report_withholding(relay.url, found); }));
+    for (auto& e : found) {
+      if (live != nullptr) (*live)(e);
+      events.push_back(std::move(e));
+    }
+  }
+  return ok();
+}
+
+Result<void> Client::Impl::note_relay_copy(const std::string& relay_url,
+                                           const std::string& queue_key, ByteView envelope) {
+  BC_ASSIGN_OR_RETURN(const auto q, load<QueueRecord>(kQueues, queue_key));
+  if (!q || q->purpose != QueuePurpose::kContact) return ok();
+  BC_ASSIGN_OR_RETURN(const auto expected, contact_relays(q->ref));
+  return note_copy(*db, q->ref, relay_url, crypto::sha256(envelope), expected, now());
+}
+
+Result<void> Client::Impl::report_withholding(const std::string& relay_url,
+                                              std::vector<Event>& events) {
+  BC_ASSIGN_OR_RETURN(const auto overdue,
+                      overdue_copies(*db, relay_url, now(), options.relay_grace_ms));
+  for (const Withholding& w : overdue) {
+    AlertInfo a;
+    a.code = "relay_withholding";
+    a.alias = w.alias;
+    a.relay_url = w.relay_url;
+    a.text = "relay " + w.relay_url + " is withholding: it has not delivered " +
+             std::to_string(w.count) + (w.count == 1 ? " message" : " messages") + " from " +
+             w.alias + " that relay " + w.delivered_by + " delivered " +
+             std::to_string((now() - w.since_ms) / 1000) + " s ago";
+    BC_TRY(raise_alert(std::move(a), events));
+  }
   return ok();
 }
 
@@ -1451,9 +1580,14 @@ Result<RelayInfo> Client::relay_add(const std::string& url, const std::string& f
   if (!fp || fp->size() != 32) {
     return fail(Errc::kMalformed, "the fingerprint must be the 64 hex digits of a SHA-256");
   }
+  BC_ASSIGN_OR_RETURN(auto all, impl_->load_all<RelayRecord>(kRelays));
+  const bool known =
+      std::any_of(all.begin(), all.end(), [&](const auto& r) { return r.url == url; });
+  if (!known && all.size() >= protocol::kMaxRelaysPerInvitation) {
+    return fail(Errc::kLimitExceeded, "at most two relays: every contact is reached through both");
+  }
   BC_ASSIGN_OR_RETURN(auto l, impl_->link(url, *fp));
   l->close();
-  BC_ASSIGN_OR_RETURN(auto all, impl_->load_all<RelayRecord>(kRelays));
   RelayRecord r;
   r.url = url;
   std::copy(fp->begin(), fp->end(), r.fingerprint.begin());

@@ -77,6 +77,8 @@ class RecordReader {
     std::copy(b.begin(), b.end(), out.begin());
     return out;
   }
+  // at_end tells whether every byte was read (or a read failed), for optional trailing fields.
+  [[nodiscard]] bool at_end() const { return failed_ || pos_ == in_.size(); }
   // finish fails with kMalformed (naming `what`) when any read failed or bytes remain.
   [[nodiscard]] Result<void> finish(std::string_view what) const {
     if (failed_ || pos_ != in_.size()) {

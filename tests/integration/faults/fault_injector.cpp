@@ -133,7 +133,7 @@ void FaultInjector::on_frame(relay::ConnectionId connection, ByteView frame) {
       if (find(FaultKind::kDrop, n) != nullptr) dropped_.insert(crypto::sha256(deposit->envelope));
     } else if (const auto* ack = std::get_if<wire::Ack>(&decoded->message)) {
       const Key key{ack->recipient_id, ack->message_id};
-      if (resent_.contains(key) && acked_.contains(key)) {
+      if (replayed_.contains(key) || (resent_.contains(key) && acked_.contains(key))) {
         // The service deleted this envelope at its first ack; a lying relay acknowledges the
         // ack of its own copy rather than reveal it with a not_found.
         ++stats_.acks_answered;
@@ -142,9 +142,13 @@ void FaultInjector::on_frame(relay::ConnectionId connection, ByteView frame) {
       }
       acked_.insert(key);
       if (auto armed = replay_after_ack_.find(key); armed != replay_after_ack_.end()) {
-        replay_at_subscribe_[key.first] = std::move(armed->second);
+        // The replay comes back as if deposited again: the same envelope under a message id of
+        // its own, which only the injector knows (and acknowledges).
+        wire::Delivery again = armed->second;
+        again.message_id = kReplayIdBase + ++replays_;
+        replayed_.insert({again.recipient_id, again.message_id});
+        replay_at_subscribe_[key.first] = encode(0, std::move(again));
         replay_after_ack_.erase(armed);
-        resent_.insert(key);
       }
     } else if (const auto* subscribe = std::get_if<wire::Subscribe>(&decoded->message)) {
       subscribing_[{connection, decoded->request_id}] = subscribe->recipient_id;
@@ -264,7 +268,7 @@ void FaultInjector::on_delivery(relay::ConnectionId connection, const wire::Deli
   }
   fates_[key] = Fate::kPass;
   const bool duplicate = find(FaultKind::kDuplicate, n) != nullptr;
-  if (find(FaultKind::kReplay, n) != nullptr) replay_after_ack_[key] = frame;
+  if (find(FaultKind::kReplay, n) != nullptr) replay_after_ack_[key] = delivery;
   if (duplicate) {
     resent_.insert(key);
     ++stats_.injected;

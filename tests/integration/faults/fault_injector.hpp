@@ -31,7 +31,8 @@ enum class FaultKind : std::uint8_t {
   kDelay,      // delivery N is held back for `millis` while later ones go out
   kDuplicate,  // delivery N is pushed twice
   kReorder,    // delivery N is held until the next delivery on its connection has gone out
-  kReplay,     // delivery N, once acknowledged, is pushed again at the next subscription
+  kReplay,     // delivery N, once acknowledged, is pushed again (under a new message id, as if
+               // deposited again) when its queue is next subscribed
   kTruncate,   // delivery N's envelope keeps its first `keep` bytes, the rest becomes zeros
   kAlter,      // delivery N's envelope has one byte flipped (at `offset`)
   kWithhold,   // delivery N and every later one are never pushed (deposits still succeed)
@@ -97,6 +98,8 @@ class FaultInjector final : public relay::RelayService, public relay::Outbox {
 
  private:
   using Key = std::pair<wire::QueueId, wire::MessageId>;
+  // Replays carry message ids from here up, far above any the service hands out.
+  static constexpr wire::MessageId kReplayIdBase = 1ULL << 62;
   // What happened to a delivery the first time, applied again to the relay's redeliveries.
   enum class Fate : std::uint8_t { kPass, kSuppress, kHeld, kModified };
   struct Held {
@@ -126,9 +129,11 @@ class FaultInjector final : public relay::RelayService, public relay::Outbox {
   std::map<Key, Fate> fates_;
   std::map<Key, Bytes> modified_;  // the altered frame, sent on every push
   std::vector<Held> held_;
-  std::set<Key> resent_;                                // keys pushed more than once on purpose
-  std::set<Key> acked_;                                 // keys whose ack reached the service
-  std::map<Key, Bytes> replay_after_ack_;               // replay armed, waiting for the ack
+  std::set<Key> resent_;  // keys pushed more than once on purpose
+  std::set<Key> acked_;
+  std::set<Key> replayed_;     // replays, under message ids the service never gave
+  std::uint64_t replays_ = 0;  // keys whose ack reached the service
+  std::map<Key, wire::Delivery> replay_after_ack_;      // replay armed, waiting for the ack
   std::map<wire::QueueId, Bytes> replay_at_subscribe_;  // replay due at the next subscription
   std::map<std::pair<relay::ConnectionId, wire::RequestId>, wire::QueueId> subscribing_;
 };
