@@ -305,7 +305,7 @@ Outcome relay_run(const net::ClientOptions& options, int depositors, int window,
       const Bytes frame = check(c.client->receive(), "deposit reply");
       const auto parsed = check(relay::RelayClientCodec::parse(frame), "parse");
       --outstanding;
-      if (std::holds_alternative<wire::Ok>(parsed.message)) {
+      if (std::holds_alternative<wire::DepositReceipt>(parsed.message)) {
         ++ok;
       } else {
         die("deposit refused");

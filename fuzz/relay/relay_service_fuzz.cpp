@@ -1,7 +1,8 @@
 // libFuzzer target: RelayService::on_frame over an in-memory store. The input is a script of
 // frames ([u16 length][bytes]...) sent by two connections; the harness answers the handshake,
 // and rewrites queue ids and subscription signatures so the fuzzer reaches the deep paths. Every
-// frame the relay sends must decode, and nothing may crash or hang.
+// frame the relay sends must decode, every delivery must carry the relay's valid receipt, and
+// nothing may crash or hang.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,7 +11,9 @@
 #include <vector>
 
 #include "crypto/ed25519.hpp"
+#include "crypto/hash.hpp"
 #include "crypto/random.hpp"
+#include "protocol/receipt.hpp"
 #include "relay/relay.hpp"
 #include "wire/relay_frames.hpp"
 
@@ -28,10 +31,19 @@ class CheckingOutbox final : public relay::Outbox {
       challenges[connection] = c->challenge;
     }
     if (auto* q = std::get_if<wire::QueueCreated>(&decoded->message)) queues.push_back(*q);
+    if (auto* d = std::get_if<wire::Delivery>(&decoded->message)) {
+      for (const wire::QueueCreated& q : queues) {
+        if (q.recipient_id != d->recipient_id) continue;
+        const protocol::Receipt receipt{q.sender_id, crypto::sha256(d->envelope), d->message_id,
+                                        d->relay_time_ms, d->signature};
+        if (!protocol::verify_receipt(relay_key, receipt)) std::abort();  // a bad receipt
+      }
+    }
   }
   void close(relay::ConnectionId) override {}
 
   std::mutex mu_;
+  crypto::Ed25519PublicKey relay_key;
   std::map<relay::ConnectionId, wire::Challenge> challenges;
   std::vector<wire::QueueCreated> queues;
 };
@@ -87,7 +99,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.push_window = 2;
   config.max_subscriptions_per_connection = 2;
   config.request_burst = 64;
-  auto service = relay::make_relay_service(config, crypto::ed25519_generate(rng),
+  crypto::Ed25519KeyPair relay_key = crypto::ed25519_generate(rng);
+  outbox.relay_key = relay_key.public_key;
+  auto service = relay::make_relay_service(config, std::move(relay_key),
                                            store::make_memory_relay_store(), outbox, clock, rng);
   if (!service) std::abort();
   relay::RelayCore& relay = **service;

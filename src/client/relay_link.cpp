@@ -140,12 +140,11 @@ Result<void> RelayLink::subscribe(const wire::QueueId& recipient_id,
   return ok();
 }
 
-Result<void> RelayLink::deposit(const wire::QueueId& sender_id, ByteView envelope) {
+Result<wire::DepositReceipt> RelayLink::deposit(const wire::QueueId& sender_id, ByteView envelope) {
   BC_ASSIGN_OR_RETURN(wire::RelayMessage reply, request(codec_->deposit(sender_id, envelope)));
-  if (!std::holds_alternative<wire::Ok>(reply)) {
-    return fail(Errc::kMalformed, "relay answered deposit unexpectedly");
-  }
-  return ok();
+  const auto* receipt = std::get_if<wire::DepositReceipt>(&reply);
+  if (receipt == nullptr) return fail(Errc::kMalformed, "relay answered deposit unexpectedly");
+  return *receipt;
 }
 
 Result<void> RelayLink::ack(const wire::QueueId& recipient_id, wire::MessageId message_id) {

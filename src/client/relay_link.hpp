@@ -51,9 +51,11 @@ class RelayLink {
   // subscribe proves ownership of a queue; its envelopes are then pushed to this link.
   [[nodiscard]] Result<void> subscribe(const wire::QueueId& recipient_id,
                                        const crypto::Ed25519PrivateKey& owner);
-  // deposit stores an envelope in a queue; resolves only once the relay has it on disk.
+  // deposit stores an envelope in a queue; resolves only once the relay has it on disk, with the
+  // relay's receipt (sequence number, time, envelope hash, signature; not yet verified).
   // kLimitExceeded when the queue is full, kNotFound when the queue does not exist.
-  [[nodiscard]] Result<void> deposit(const wire::QueueId& sender_id, ByteView envelope);
+  [[nodiscard]] Result<wire::DepositReceipt> deposit(const wire::QueueId& sender_id,
+                                                     ByteView envelope);
   // ack deletes a delivered envelope.
   [[nodiscard]] Result<void> ack(const wire::QueueId& recipient_id, wire::MessageId message_id);
   // Escrow (docs/relay-protocol.md, "Escrow"). Errors: kNotFound for an unknown exchange or a

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "crypto/ed25519.hpp"
+#include "crypto/hash.hpp"
+#include "protocol/receipt.hpp"
 #include "relay/relay.hpp"
 #include "wire/relay_frames.hpp"
 
@@ -102,6 +104,7 @@ struct DepositedEffect {
   wire::MessageId message_id;
   std::int64_t received_ms;
   const Bytes* body;  // points into the batch's Op
+  wire::Signature signature{};
 };
 struct AckedEffect {
   QueueId recipient_id;
@@ -435,7 +438,7 @@ class RelayServiceImpl final : public RelayCore {
               if (!q) {
                 if (doomed(q.error())) return fail(std::move(q).error());
                 out.reply = error_reply(RelayErrorCode::kNotFound);
-                out.effect = DepositedEffect{{}, 0, 0, nullptr};
+                out.effect = DepositedEffect{{}, 0, 0, nullptr, {}};
                 return ok();
               }
               Result<wire::MessageId> id = txn.append_envelope(m.sender_id, m.envelope, now);
@@ -444,11 +447,17 @@ class RelayServiceImpl final : public RelayCore {
                 out.reply = error_reply(id.error().code == Errc::kLimitExceeded
                                             ? RelayErrorCode::kQueueFull
                                             : RelayErrorCode::kNotFound);
-                out.effect = DepositedEffect{{}, 0, 0, nullptr};
+                out.effect = DepositedEffect{{}, 0, 0, nullptr, {}};
                 return ok();
               }
-              out.reply = wire::Ok{};
-              out.effect = DepositedEffect{q->recipient_id, *id, now, &m.envelope};
+              // Signing is CPU work inside the batch's transaction; it adds no commit or fsync.
+              wire::DepositReceipt receipt = make_receipt(m.sender_id, m.envelope, *id, now);
+              Result<void> kept =
+                  txn.set_receipt_signature(q->recipient_id, *id, receipt.signature);
+              if (!kept) return kept;  // the envelope was just stored: only a store failure
+              out.reply = receipt;
+              out.effect =
+                  DepositedEffect{q->recipient_id, *id, now, &m.envelope, receipt.signature};
             } else if constexpr (std::is_same_v<T, wire::Ack>) {
               if (!subscribed_here(op.connection, m.recipient_id, pending_subs)) {
                 out.reply = error_reply(RelayErrorCode::kNotSubscribed);
@@ -602,11 +611,27 @@ class RelayServiceImpl final : public RelayCore {
   }
 
   void push(const QueueId& recipient_id, Subscription& sub, wire::MessageId message_id,
-            std::int64_t received_ms, const Bytes& body) {
+            std::int64_t received_ms, const wire::Signature& signature, const Bytes& body) {
     sub.delivered_up_to = message_id;
     sub.in_flight.insert(message_id);
     deliveries_.fetch_add(1);
-    send(sub.connection, 0, wire::Delivery{recipient_id, message_id, received_ms, body});
+    send(sub.connection, 0, wire::Delivery{recipient_id, message_id, received_ms, signature, body});
+  }
+
+  // make_receipt signs the relay's receipt for an envelope stored in the queue named by
+  // `sender_id` (see protocol/receipt.hpp); the same bytes go to the depositor and the recipient.
+  wire::DepositReceipt make_receipt(const QueueId& sender_id, ByteView envelope,
+                                    wire::MessageId message_id, std::int64_t received_ms) const {
+    protocol::Receipt receipt;
+    receipt.sender_id = sender_id;
+    receipt.envelope_hash = crypto::sha256(envelope);
+    receipt.seq = message_id;
+    receipt.relay_time_ms = received_ms;
+    Result<protocol::Receipt> signed_receipt =
+        protocol::sign_receipt(receipt, signing_key_.private_key);
+    BC_CHECK(signed_receipt.has_value());  // message ids start at 1; relay times are never < 0
+    return wire::DepositReceipt{message_id, received_ms, receipt.envelope_hash,
+                                signed_receipt->signature};
   }
 
   void apply_effect(ConnectionId connection, const Effect& effect, std::set<QueueId>& refill) {
@@ -635,7 +660,7 @@ class RelayServiceImpl final : public RelayCore {
             Subscription& sub = it->second;
             if (e.message_id <= sub.delivered_up_to) return;  // already pushed by a refill
             if (!sub.backlog && sub.in_flight.size() < config_.push_window) {
-              push(e.recipient_id, sub, e.message_id, e.received_ms, *e.body);
+              push(e.recipient_id, sub, e.message_id, e.received_ms, e.signature, *e.body);
             } else {
               sub.backlog = true;
             }
@@ -669,13 +694,14 @@ class RelayServiceImpl final : public RelayCore {
       QueueId id;
       std::vector<store::StoredEnvelope> envelopes;
       std::size_t limit;
+      std::optional<QueueId> sender_id;  // looked up when an envelope has no stored receipt
     };
     std::vector<Pending> work;
     for (const QueueId& id : refill) {
       auto it = subs_.find(id);
       if (it == subs_.end() || !it->second.backlog) continue;
       if (it->second.in_flight.size() >= config_.push_window) continue;
-      work.push_back({id, {}, config_.push_window - it->second.in_flight.size()});
+      work.push_back({id, {}, config_.push_window - it->second.in_flight.size(), std::nullopt});
     }
     if (work.empty()) return;
     Result<void> r = store_->read([&](RelayStoreTxn& txn) -> Result<void> {
@@ -687,6 +713,14 @@ class RelayServiceImpl final : public RelayCore {
           p.envelopes = std::move(list).value();
         } else if (list.error().code != Errc::kNotFound) {
           return fail(std::move(list).error());
+        }
+        const bool unsigned_envelope = std::any_of(
+            p.envelopes.begin(), p.envelopes.end(),
+            [](const auto& env) { return env.receipt_signature.size() != wire::kSignatureSize; });
+        if (unsigned_envelope) {
+          Result<store::RelayQueueRecord> q = txn.find_queue(p.id);
+          if (!q) return fail(std::move(q).error());
+          p.sender_id = q->sender_id;
         }
       }
       return ok();
@@ -701,7 +735,16 @@ class RelayServiceImpl final : public RelayCore {
       auto it = subs_.find(p.id);
       if (it == subs_.end()) continue;
       for (const store::StoredEnvelope& env : p.envelopes) {
-        push(p.id, it->second, env.message_id, env.received_ms, env.body);
+        // Envelopes stored without a receipt (before receipts existed, or placed by the relay
+        // itself) are signed now; Ed25519 is deterministic, so a later signing gives the same.
+        wire::Signature signature{};
+        if (env.receipt_signature.size() == signature.size()) {
+          std::copy(env.receipt_signature.begin(), env.receipt_signature.end(), signature.begin());
+        } else {
+          signature =
+              make_receipt(*p.sender_id, env.body, env.message_id, env.received_ms).signature;
+        }
+        push(p.id, it->second, env.message_id, env.received_ms, signature, env.body);
       }
       if (p.envelopes.size() < p.limit) it->second.backlog = false;
     }

@@ -69,7 +69,7 @@ class MemoryTxn final : public RelayStoreTxn {
       return fail(Errc::kLimitExceeded, "queue full");
     }
     const RelayMessageId id = q->next_message_id++;
-    q->envelopes.emplace(id, StoredEnvelope{id, received_ms, to_bytes(body)});
+    q->envelopes.emplace(id, StoredEnvelope{id, received_ms, to_bytes(body), {}});
     q->usage.envelopes += 1;
     q->usage.bytes += body.size();
     return id;
@@ -86,6 +86,15 @@ class MemoryTxn final : public RelayStoreTxn {
       if (it->second.received_ms >= min_received_ms) out.push_back(it->second);
     }
     return out;
+  }
+
+  Result<void> set_receipt_signature(const RelayQueueId& recipient_id, RelayMessageId message_id,
+                                     ByteView signature) override {
+    BC_ASSIGN_OR_RETURN(MemoryQueue * q, by_recipient(recipient_id));
+    auto it = q->envelopes.find(message_id);
+    if (it == q->envelopes.end()) return fail(Errc::kNotFound, "no such message");
+    it->second.receipt_signature = to_bytes(signature);
+    return ok();
   }
 
   Result<std::uint64_t> delete_envelope(const RelayQueueId& recipient_id,

@@ -9,7 +9,7 @@ namespace bc::store::relay_sql {
 
 // kMigrations[i] takes the schema from version i to version i + 1; the version lives in
 // relay_schema_version. Append new migrations; never edit a released one.
-inline constexpr std::array<std::string_view, 2> kMigrations = {
+inline constexpr std::array<std::string_view, 3> kMigrations = {
     R"sql(
 CREATE TABLE queues (
   id              INTEGER PRIMARY KEY,
@@ -61,6 +61,11 @@ CREATE TABLE escrows (
   created_ms   INTEGER NOT NULL
 );
 CREATE INDEX escrows_by_deadline ON escrows(deadline_ms);
+)sql",
+    // 3: the relay's receipt signature per envelope (NULL for envelopes stored before; those are
+    // signed when delivered). Message ids were already per-queue sequence numbers.
+    R"sql(
+ALTER TABLE envelopes ADD COLUMN receipt_signature BLOB;
 )sql"};
 
 inline constexpr std::string_view kCreateVersionTable =
@@ -96,8 +101,10 @@ inline constexpr std::string_view kQueueAfterAppend =
     "UPDATE queues SET next_message_id = next_message_id + 1, stored_count = stored_count + 1, "
     "stored_bytes = stored_bytes + ?2 WHERE id = ?1";
 inline constexpr std::string_view kListEnvelopes =
-    "SELECT message_id, received_ms, body FROM envelopes WHERE queue = ?1 AND message_id > ?2 AND "
-    "received_ms >= ?3 ORDER BY message_id LIMIT ?4";
+    "SELECT message_id, received_ms, body, receipt_signature FROM envelopes WHERE queue = ?1 AND "
+    "message_id > ?2 AND received_ms >= ?3 ORDER BY message_id LIMIT ?4";
+inline constexpr std::string_view kSetReceiptSignature =
+    "UPDATE envelopes SET receipt_signature = ?3 WHERE queue = ?1 AND message_id = ?2";
 inline constexpr std::string_view kEnvelopeSize =
     "SELECT length(body) FROM envelopes WHERE queue = ?1 AND message_id = ?2";
 inline constexpr std::string_view kDeleteEnvelope =

@@ -46,11 +46,14 @@ struct RelayStoreStats {
   friend bool operator==(const RelayStoreStats&, const RelayStoreStats&) = default;
 };
 
-// StoredEnvelope is one envelope as stored: message ids grow per queue and are never reused.
+// StoredEnvelope is one envelope as stored: message ids are the queue's sequence numbers,
+// consecutive from 1 and never reused. receipt_signature is the relay's signed receipt for it
+// (empty when none was stored, e.g. for envelopes from before receipts).
 struct StoredEnvelope {
   RelayMessageId message_id = 0;
   std::int64_t received_ms = 0;
   Bytes body;
+  Bytes receipt_signature;
   friend bool operator==(const StoredEnvelope&, const StoredEnvelope&) = default;
 };
 
@@ -131,6 +134,11 @@ class RelayStoreTxn {
   [[nodiscard]] virtual Result<RelayMessageId> append_envelope(const RelayQueueId& sender_id,
                                                                ByteView body,
                                                                std::int64_t received_ms) = 0;
+  // set_receipt_signature stores the relay's receipt signature of one envelope (replacing any);
+  // kNotFound if the queue or the envelope is absent.
+  [[nodiscard]] virtual Result<void> set_receipt_signature(const RelayQueueId& recipient_id,
+                                                           RelayMessageId message_id,
+                                                           ByteView signature) = 0;
   // list_envelopes returns up to `limit` envelopes with message id > `after` and
   // received_ms >= `min_received_ms`, in message-id order. kNotFound for an unknown queue.
   [[nodiscard]] virtual Result<std::vector<StoredEnvelope>> list_envelopes(

@@ -149,6 +149,8 @@ class SqliteTxn final : public RelayStoreTxn {
                                                      RelayMessageId after,
                                                      std::int64_t min_received_ms,
                                                      std::size_t limit) override;
+  Result<void> set_receipt_signature(const RelayQueueId& recipient_id, RelayMessageId message_id,
+                                     ByteView signature) override;
   Result<std::uint64_t> delete_envelope(const RelayQueueId& recipient_id,
                                         RelayMessageId message_id) override;
   Result<RelayUsage> purge_expired(std::int64_t before_ms) override;
@@ -455,9 +457,21 @@ Result<std::vector<StoredEnvelope>> SqliteTxn::list_envelopes(const RelayQueueId
   while (true) {
     BC_ASSIGN_OR_RETURN(bool more, s.step());
     if (!more) break;
-    out.push_back(StoredEnvelope{s.u64(0), s.i64(1), s.blob(2)});
+    out.push_back(StoredEnvelope{s.u64(0), s.i64(1), s.blob(2), s.blob(3)});
   }
   return out;
+}
+
+Result<void> SqliteTxn::set_receipt_signature(const RelayQueueId& recipient_id,
+                                              RelayMessageId message_id, ByteView signature) {
+  BC_ASSIGN_OR_RETURN(QueueRow row, load(relay_sql::kSelectQueueByRecipient, recipient_id));
+  BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kSetReceiptSignature));
+  s.bind(1, row.rowid);
+  s.bind_u64(2, message_id);
+  s.bind(3, signature);
+  BC_TRY(s.run());
+  if (changes() == 0) return fail(Errc::kNotFound, "no such message");
+  return ok();
 }
 
 Result<std::uint64_t> SqliteTxn::delete_envelope(const RelayQueueId& recipient_id,

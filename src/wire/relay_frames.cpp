@@ -24,6 +24,7 @@ enum class FrameType : std::uint8_t {
   kQueueCreated = 0x84,
   kBundle = 0x85,
   kDelivery = 0xC1,
+  kDepositReceipt = 0x86,
   // Escrow block (requests 0x10.., replies 0x90..).
   kEscrowOpen = 0x10,
   kEscrowDeposit = 0x11,
@@ -192,7 +193,8 @@ FrameType type_of(const RelayMessage& m) {
                                          FrameType::kEscrowStatus,
                                          FrameType::kEscrowOpened,
                                          FrameType::kEscrowDeposited,
-                                         FrameType::kEscrowState};
+                                         FrameType::kEscrowState,
+                                         FrameType::kDepositReceipt};
   static_assert(std::size(kTypes) == std::variant_size_v<RelayMessage>);
   return kTypes[m.index()];
 }
@@ -296,8 +298,17 @@ Result<RelayMessage> decode_body(FrameType type, Reader& r) {
         return fail(Errc::kMalformed, "relay frame: negative relay time");
       }
       out.relay_time_ms = static_cast<std::int64_t>(t);
+      BC_ASSIGN_OR_RETURN(out.signature, r.fixed<kSignatureSize>());
       BC_ASSIGN_OR_RETURN(out.envelope, r.envelope());
       return RelayMessage{std::move(out)};
+    }
+    case FrameType::kDepositReceipt: {
+      DepositReceipt out;
+      BC_ASSIGN_OR_RETURN(out.message_id, r.u64());
+      BC_ASSIGN_OR_RETURN(out.relay_time_ms, r.time("relay time"));
+      BC_ASSIGN_OR_RETURN(out.envelope_hash, r.fixed<32>());
+      BC_ASSIGN_OR_RETURN(out.signature, r.fixed<kSignatureSize>());
+      return RelayMessage{out};
     }
     case FrameType::kEscrowOpen: {
       EscrowOpen out;
@@ -353,7 +364,7 @@ Result<RelayMessage> decode_body(FrameType type, Reader& r) {
 }
 
 bool known_type(std::uint8_t t) {
-  return (t >= 0x01 && t <= 0x08) || (t >= 0x10 && t <= 0x13) || (t >= 0x81 && t <= 0x85) ||
+  return (t >= 0x01 && t <= 0x08) || (t >= 0x10 && t <= 0x13) || (t >= 0x81 && t <= 0x86) ||
          (t >= 0x90 && t <= 0x92) || t == 0xC1;
 }
 
@@ -537,6 +548,14 @@ Result<Bytes> encode_relay_frame(const RelayFrame& frame) {
           w.u8(m.own_deposited ? 1 : 0);
           if (m.certificate) w.raw(*m.certificate);
           return ok();
+        } else if constexpr (std::is_same_v<T, DepositReceipt>) {
+          if (m.relay_time_ms < 0)
+            return fail(Errc::kMalformed, "relay frame: negative relay time");
+          w.u64(m.message_id);
+          w.u64(static_cast<std::uint64_t>(m.relay_time_ms));
+          w.raw(m.envelope_hash);
+          w.raw(m.signature);
+          return ok();
         } else {
           static_assert(std::is_same_v<T, Delivery>);
           if (m.relay_time_ms < 0)
@@ -544,6 +563,7 @@ Result<Bytes> encode_relay_frame(const RelayFrame& frame) {
           w.raw(m.recipient_id);
           w.u64(m.message_id);
           w.u64(static_cast<std::uint64_t>(m.relay_time_ms));
+          w.raw(m.signature);
           return w.envelope(m.envelope);
         }
       },

@@ -198,13 +198,27 @@ struct BundleReply {
   std::optional<Bytes> one_time_prekey;
   friend bool operator==(const BundleReply&, const BundleReply&) = default;
 };
-// Delivery pushes one envelope to a subscribed owner (request id 0), in message-id order.
+// Delivery pushes one envelope to a subscribed owner (request id 0), in message-id order. The
+// message id is the queue's sequence number; signature is the relay's receipt signature over
+// (the queue's sender id, sha256(envelope), message_id, relay_time_ms), the same as the
+// depositor's DepositReceipt (see protocol/receipt.hpp).
 struct Delivery {
   QueueId recipient_id{};
   MessageId message_id = 0;
   std::int64_t relay_time_ms = 0;
+  Signature signature{};
   Bytes envelope;
   friend bool operator==(const Delivery&, const Delivery&) = default;
+};
+// DepositReceipt answers Deposit once the envelope is stored durably: the queue's sequence number
+// given to it (consecutive from 1 per queue, never reused), the relay's receive time, the SHA-256
+// of the envelope and the relay's receipt signature (protocol/receipt.hpp).
+struct DepositReceipt {
+  MessageId message_id = 0;
+  std::int64_t relay_time_ms = 0;
+  std::array<std::uint8_t, 32> envelope_hash{};
+  Signature signature{};
+  friend bool operator==(const DepositReceipt&, const DepositReceipt&) = default;
 };
 
 // EscrowOpened answers EscrowOpen: token_a is for the opener, token_b for the counterparty.
@@ -236,7 +250,7 @@ using RelayMessage =
     std::variant<Hello, CreateQueue, Subscribe, Deposit, Ack, DeleteQueue, PublishBundle,
                  FetchBundle, Ok, ErrorReply, ChallengeReply, QueueCreated, BundleReply, Delivery,
                  EscrowOpen, EscrowDeposit, EscrowCancel, EscrowStatus, EscrowOpened,
-                 EscrowDeposited, EscrowState>;
+                 EscrowDeposited, EscrowState, DepositReceipt>;
 
 // RelayFrame is one decoded frame.
 struct RelayFrame {

@@ -101,7 +101,7 @@ class FaultInjectorTest : public ::testing::Test {
 
   // deposit puts an envelope whose bytes are all `fill` into the queue.
   bool deposit(Conn& c, std::uint8_t fill) {
-    return std::holds_alternative<wire::Ok>(
+    return std::holds_alternative<wire::DepositReceipt>(
         call(c, c.codec.deposit(queue_.sender_id, Bytes(256, fill)).value()).message);
   }
 

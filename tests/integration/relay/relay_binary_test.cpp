@@ -88,7 +88,7 @@ TEST_F(RelayBinaryTest, DepositSubscribePushAckEndToEnd) {
   for (std::uint64_t i = 1; i <= 3; ++i) {
     const auto reply = sender->deposit(queue->sender_id, envelope_with(i, 1024));
     ASSERT_TRUE(reply) << reply.error().message();
-    ASSERT_TRUE(std::holds_alternative<wire::Ok>(*reply));
+    ASSERT_TRUE(std::holds_alternative<wire::DepositReceipt>(*reply));
   }
   ASSERT_TRUE(owner->subscribe(queue->recipient_id, key.private_key));
   std::vector<wire::MessageId> ids;
@@ -253,7 +253,7 @@ TEST_F(RelayBinaryTest, FullMailboxGivesQueueFullAndKeepsWhatItHolds) {
   for (std::uint64_t i = 0; i < 100; ++i) {
     const auto reply = conn->deposit(queue->sender_id, envelope_with(i));
     ASSERT_TRUE(reply);
-    ASSERT_TRUE(std::holds_alternative<wire::Ok>(*reply)) << i;
+    ASSERT_TRUE(std::holds_alternative<wire::DepositReceipt>(*reply)) << i;
   }
   const auto full = conn->deposit(queue->sender_id, envelope_with(100));
   ASSERT_TRUE(full);

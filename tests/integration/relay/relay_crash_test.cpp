@@ -105,7 +105,7 @@ TEST(RelayCrash, SigkillUnderLoadLosesNoAcknowledgedDeposit) {
           const std::uint64_t seq = next_sequence.fetch_add(1);
           const auto reply = (*conn)->deposit(box->ids.sender_id, envelope_with(seq));
           if (!reply) return;  // the relay died under us: this deposit is not acknowledged
-          if (std::holds_alternative<wire::Ok>(*reply)) {
+          if (std::holds_alternative<wire::DepositReceipt>(*reply)) {
             std::lock_guard lock(ledger.mu);
             ledger.acknowledged.insert(seq);
             deposits.fetch_add(1);
@@ -185,7 +185,7 @@ TEST(RelayDiskFull, FullFileSystemGivesErrorsNotCorruption) {
       const auto reply = (*conn)->deposit(box->ids.sender_id, envelope_with(seq, 1024));
       ASSERT_TRUE(reply) << "the relay dropped the connection instead of answering: "
                          << reply.error().message();
-      if (std::holds_alternative<wire::Ok>(*reply)) {
+      if (std::holds_alternative<wire::DepositReceipt>(*reply)) {
         ledger.acknowledged.insert(seq);
       } else {
         const auto* error = std::get_if<wire::ErrorReply>(&*reply);
@@ -201,7 +201,7 @@ TEST(RelayDiskFull, FullFileSystemGivesErrorsNotCorruption) {
     std::filesystem::remove(filler);
     const auto after = (*conn)->deposit(box->ids.sender_id, envelope_with(100'000, 1024));
     ASSERT_TRUE(after);
-    if (std::holds_alternative<wire::Ok>(*after)) ledger.acknowledged.insert(100'000);
+    if (std::holds_alternative<wire::DepositReceipt>(*after)) ledger.acknowledged.insert(100'000);
     (*relay)->kill9();
   }
   // After a crash and restart, everything acknowledged is there, intact and in order.

@@ -41,7 +41,7 @@ PrekeyBundle gen_bundle() {
 }
 
 RelayFrame gen_frame() {
-  const int kind = *rc::gen::inRange(0, 14);
+  const int kind = *rc::gen::inRange(0, 15);
   RequestId id = *rc::gen::inRange<RequestId>(1, std::numeric_limits<RequestId>::max());
   switch (kind) {
     case 0:
@@ -76,10 +76,15 @@ RelayFrame gen_frame() {
       if (*rc::gen::arbitrary<bool>()) r.one_time_prekey = gen_bytes(1, kMaxOneTimePrekeySize);
       return {id, std::move(r)};
     }
+    case 13: {
+      const auto t = *rc::gen::inRange<std::int64_t>(0, std::numeric_limits<std::int64_t>::max());
+      return {id, DepositReceipt{*rc::gen::arbitrary<std::uint64_t>(), t, gen_array<32>(),
+                                 gen_array<kSignatureSize>()}};
+    }
     default: {
       const auto t = *rc::gen::inRange<std::int64_t>(0, std::numeric_limits<std::int64_t>::max());
       return {0, Delivery{gen_array<kQueueIdSize>(), *rc::gen::arbitrary<std::uint64_t>(), t,
-                          gen_envelope()}};
+                          gen_array<kSignatureSize>(), gen_envelope()}};
     }
   }
 }
@@ -104,7 +109,7 @@ RC_GTEST_PROP(RelayFramesProperty, RandomBytesNeverCrashAndAcceptedBytesReencode
   if (*rc::gen::arbitrary<bool>() && input.size() >= 2) {
     input[0] = kRelayProtocolVersion;
     input[1] = *rc::gen::elementOf(std::vector<std::uint8_t>{
-        0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x81, 0x82, 0x83, 0x84, 0x85, 0xC1});
+        0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0xC1});
   }
   Result<RelayFrame> decoded = decode_relay_frame(input);
   if (decoded) {

@@ -97,6 +97,7 @@ RC_GTEST_PROP(RelayServiceModel, PushesAreOrderedWindowedAndNothingIsLost, ()) {
   // Model.
   std::map<wire::MessageId, Bytes>
       stored;  // deposited and acknowledged to the depositor, not acked
+  std::map<wire::MessageId, wire::Signature> receipts;  // the depositor's receipt signatures
   wire::MessageId next_id = 1;
   bool subscribed = false;
   ConnectionId owner = 0;
@@ -113,6 +114,7 @@ RC_GTEST_PROP(RelayServiceModel, PushesAreOrderedWindowedAndNothingIsLost, ()) {
       auto it = stored.find(d.message_id);
       RC_ASSERT(it != stored.end());  // never an acknowledged or unknown envelope
       RC_ASSERT(it->second == d.envelope);
+      RC_ASSERT(d.signature == receipts.at(d.message_id));  // the same receipt on both sides
       last_seen = d.message_id;
       pending.insert(d.message_id);
     }
@@ -133,7 +135,10 @@ RC_GTEST_PROP(RelayServiceModel, PushesAreOrderedWindowedAndNothingIsLost, ()) {
       const Bytes env(wire::kEnvelopeBuckets[static_cast<std::size_t>(arg) % 2], ++fill);
       wire::RelayFrame r =
           h.call(sender, sender_codec, sender_codec.deposit(ids->sender_id, env).value(), ignored);
-      RC_ASSERT(is_ok(r));
+      const auto* receipt = std::get_if<wire::DepositReceipt>(&r.message);
+      RC_ASSERT(receipt != nullptr);
+      RC_ASSERT(receipt->message_id == next_id);  // consecutive sequence numbers from 1
+      receipts[next_id] = receipt->signature;
       stored[next_id++] = env;
     } else if (kind == 3 && subscribed && !pending.empty()) {  // ack one pushed envelope
       auto it = pending.begin();

@@ -10,7 +10,9 @@
 #include <set>
 
 #include "crypto/ed25519.hpp"
+#include "crypto/hash.hpp"
 #include "crypto/random.hpp"
+#include "protocol/receipt.hpp"
 #include "relay/relay.hpp"
 #include "relay/relay_client.hpp"
 
@@ -187,6 +189,9 @@ class RelayServiceTest : public ::testing::Test {
     return std::nullopt;
   }
   static bool is_ok(const RelayFrame& f) { return std::holds_alternative<wire::Ok>(f.message); }
+  static bool is_receipt(const RelayFrame& f) {
+    return std::holds_alternative<wire::DepositReceipt>(f.message);
+  }
 
   Owner create_queue(Client& c) {
     Owner o{crypto::ed25519_generate(key_rng_), {}, {}};
@@ -207,6 +212,13 @@ class RelayServiceTest : public ::testing::Test {
   }
   RelayFrame ack(Client& c, const Owner& o, wire::MessageId id) {
     return call(c, c.codec.ack(o.recipient_id, id).value());
+  }
+  // verifies tells whether the relay's receipt signature holds for an envelope of the queue
+  // named by `sender_id` at sequence number `seq` and time `time_ms`.
+  bool verifies(const wire::QueueId& sender_id, ByteView env, wire::MessageId seq,
+                std::int64_t time_ms, const wire::Signature& signature) const {
+    protocol::Receipt r{sender_id, crypto::sha256(env), seq, time_ms, signature};
+    return protocol::verify_receipt(signing_key_.public_key, r).has_value();
   }
 
   ManualClock clock_;
@@ -246,6 +258,93 @@ TEST_F(RelayServiceTest, ChallengeCarriesTheRelaysPublicSigningKey) {
   EXPECT_EQ(std::get<wire::ChallengeReply>(reply.message).relay_key, signing_key_.public_key.bytes);
 }
 
+TEST_F(RelayServiceTest, DepositIsAnsweredWithASignedReceiptThatTheDeliveryRepeats) {
+  start();
+  Client c = connect();
+  Owner q = create_queue(c);
+  Owner other = create_queue(c);
+  std::vector<wire::DepositReceipt> receipts;
+  for (std::uint8_t i = 1; i <= 3; ++i) {
+    clock_.advance(5);
+    RelayFrame r = deposit(c, q.sender_id, envelope(i));
+    const auto* receipt = std::get_if<wire::DepositReceipt>(&r.message);
+    ASSERT_NE(receipt, nullptr);
+    EXPECT_EQ(receipt->message_id, i);  // the queue's sequence number, from 1
+    EXPECT_EQ(receipt->relay_time_ms, clock_.now_ms());
+    EXPECT_EQ(receipt->envelope_hash, crypto::sha256(envelope(i)));
+    EXPECT_TRUE(verifies(q.sender_id, envelope(i), i, receipt->relay_time_ms, receipt->signature));
+    // Bound to its queue, envelope, number and time: any other value does not verify.
+    EXPECT_FALSE(
+        verifies(other.sender_id, envelope(i), i, receipt->relay_time_ms, receipt->signature));
+    EXPECT_FALSE(verifies(q.sender_id, envelope(9), i, receipt->relay_time_ms, receipt->signature));
+    EXPECT_FALSE(
+        verifies(q.sender_id, envelope(i), i + 1, receipt->relay_time_ms, receipt->signature));
+    receipts.push_back(*receipt);
+  }
+  EXPECT_TRUE(is_ok(subscribe(c, q)));
+  std::vector<wire::Delivery> got = deliveries(c);
+  ASSERT_EQ(got.size(), 3u);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].message_id, receipts[i].message_id);
+    EXPECT_EQ(got[i].relay_time_ms, receipts[i].relay_time_ms);
+    EXPECT_EQ(got[i].signature, receipts[i].signature);
+    EXPECT_TRUE(verifies(q.sender_id, got[i].envelope, got[i].message_id, got[i].relay_time_ms,
+                         got[i].signature));
+  }
+  // A live push (not from the store) carries the same receipt as its deposit.
+  RelayFrame live = deposit(c, q.sender_id, envelope(4));
+  const auto* receipt = std::get_if<wire::DepositReceipt>(&live.message);
+  ASSERT_NE(receipt, nullptr);
+  got = deliveries(c);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].message_id, 4u);
+  EXPECT_EQ(got[0].signature, receipt->signature);
+}
+
+TEST_F(RelayServiceTest, SequenceNumbersContinueAfterAcksAndNeverRepeat) {
+  start();
+  Client c = connect();
+  Owner q = create_queue(c);
+  EXPECT_TRUE(is_receipt(deposit(c, q.sender_id, envelope(1))));
+  EXPECT_TRUE(is_receipt(deposit(c, q.sender_id, envelope(2))));
+  EXPECT_TRUE(is_ok(subscribe(c, q)));
+  EXPECT_TRUE(is_ok(ack(c, q, 1)));
+  EXPECT_TRUE(is_ok(ack(c, q, 2)));
+  RelayFrame r = deposit(c, q.sender_id, envelope(3));
+  ASSERT_TRUE(is_receipt(r));
+  EXPECT_EQ(std::get<wire::DepositReceipt>(r.message).message_id, 3u);
+}
+
+TEST_F(RelayServiceTest, AnEnvelopeStoredWithoutAReceiptIsSignedWhenDelivered) {
+  // An envelope from before receipts (a migrated store) has no stored signature.
+  auto store = store::make_memory_relay_store();
+  Owner q{crypto::ed25519_generate(key_rng_), {}, {}};
+  q.sender_id.fill(0x51);
+  q.recipient_id.fill(0x52);
+  ASSERT_TRUE(
+      store->write(store::Durability::kDurable, [&](store::RelayStoreTxn& t) -> Result<void> {
+        store::RelayQueueRecord rec;
+        rec.sender_id = q.sender_id;
+        rec.recipient_id = q.recipient_id;
+        rec.owner_key = q.keys.public_key.bytes;
+        rec.max_messages = 10;
+        rec.max_bytes = 100'000;
+        rec.created_ms = clock_.now_ms();
+        BC_TRY(t.create_queue(rec));
+        BC_ASSIGN_OR_RETURN(store::RelayMessageId id,
+                            t.append_envelope(q.sender_id, envelope(7), clock_.now_ms()));
+        EXPECT_EQ(id, 1u);
+        return ok();
+      }));
+  start(RelayConfig{}, std::move(store));
+  Client c = connect();
+  EXPECT_TRUE(is_ok(subscribe(c, q)));
+  std::vector<wire::Delivery> got = deliveries(c);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].message_id, 1u);
+  EXPECT_TRUE(verifies(q.sender_id, got[0].envelope, 1, got[0].relay_time_ms, got[0].signature));
+}
+
 TEST_F(RelayServiceTest, CreateQueueReturnsTwoUnrelatedRandomIds) {
   start();
   Client c = connect();
@@ -263,8 +362,8 @@ TEST_F(RelayServiceTest, DepositSubscribePushAckAndRedelivery) {
   Client owner = connect();
   Client sender = connect();
   Owner q = create_queue(owner);
-  EXPECT_TRUE(is_ok(deposit(sender, q.sender_id, envelope(1))));
-  EXPECT_TRUE(is_ok(deposit(sender, q.sender_id, envelope(2, 1024))));
+  EXPECT_TRUE(is_receipt(deposit(sender, q.sender_id, envelope(1))));
+  EXPECT_TRUE(is_receipt(deposit(sender, q.sender_id, envelope(2, 1024))));
   EXPECT_TRUE(deliveries(owner).empty());  // nothing pushed before subscribing
 
   EXPECT_TRUE(is_ok(subscribe(owner, q)));
@@ -279,7 +378,7 @@ TEST_F(RelayServiceTest, DepositSubscribePushAckAndRedelivery) {
 
   // Live push as deposits arrive.
   clock_.advance(5);
-  EXPECT_TRUE(is_ok(deposit(sender, q.sender_id, envelope(3))));
+  EXPECT_TRUE(is_receipt(deposit(sender, q.sender_id, envelope(3))));
   got = deliveries(owner);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].message_id, 3u);
@@ -295,7 +394,7 @@ TEST_F(RelayServiceTest, DepositSubscribePushAckAndRedelivery) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].message_id, 2u);
   // The new subscriber took the queue over: the old connection gets no more pushes.
-  EXPECT_TRUE(is_ok(deposit(sender, q.sender_id, envelope(4))));
+  EXPECT_TRUE(is_receipt(deposit(sender, q.sender_id, envelope(4))));
   EXPECT_TRUE(deliveries(owner).empty());
   ASSERT_EQ(deliveries(again).size(), 1u);
   EXPECT_EQ(error_of(ack(owner, q, 2)), RelayErrorCode::kNotSubscribed);
@@ -346,24 +445,24 @@ TEST_F(RelayServiceTest, FullQueueGivesTheDepositorAClearError) {
   start(config);
   Client c = connect();
   Owner q = create_queue(c);
-  EXPECT_TRUE(is_ok(deposit(c, q.sender_id, envelope(1))));
+  EXPECT_TRUE(is_receipt(deposit(c, q.sender_id, envelope(1))));
   EXPECT_EQ(error_of(deposit(c, q.sender_id, envelope(2, 4096))), RelayErrorCode::kQueueFull);
-  EXPECT_TRUE(is_ok(deposit(c, q.sender_id, envelope(3, 1024))));
+  EXPECT_TRUE(is_receipt(deposit(c, q.sender_id, envelope(3, 1024))));
   EXPECT_EQ(error_of(deposit(c, q.sender_id, envelope(4))), RelayErrorCode::kQueueFull);
   // Acknowledging makes room again.
   EXPECT_TRUE(is_ok(subscribe(c, q)));
   EXPECT_EQ(deliveries(c).size(), 2u);
   EXPECT_TRUE(is_ok(ack(c, q, 1)));
-  EXPECT_TRUE(is_ok(deposit(c, q.sender_id, envelope(5))));
+  EXPECT_TRUE(is_receipt(deposit(c, q.sender_id, envelope(5))));
 }
 
 TEST_F(RelayServiceTest, ExpiredEnvelopesArePurgedAndNeverDelivered) {
   start();
   Client c = connect();
   Owner q = create_queue(c);
-  EXPECT_TRUE(is_ok(deposit(c, q.sender_id, envelope(1))));
+  EXPECT_TRUE(is_receipt(deposit(c, q.sender_id, envelope(1))));
   clock_.advance(RelayConfig{}.message_ttl_ms - 1000);
-  EXPECT_TRUE(is_ok(deposit(c, q.sender_id, envelope(2))));
+  EXPECT_TRUE(is_receipt(deposit(c, q.sender_id, envelope(2))));
   // The first is now past its TTL, the second is not; a purge is due (interval passed).
   clock_.advance(RelayConfig{}.purge_interval_ms + 1000);
   Client owner = connect();
@@ -382,9 +481,9 @@ TEST_F(RelayServiceTest, ExpiredButNotYetPurgedIsNotDelivered) {
   start(config);
   Client c = connect();
   Owner q = create_queue(c);
-  EXPECT_TRUE(is_ok(deposit(c, q.sender_id, envelope(1))));
+  EXPECT_TRUE(is_receipt(deposit(c, q.sender_id, envelope(1))));
   clock_.advance(config.message_ttl_ms + 1);
-  EXPECT_TRUE(is_ok(deposit(c, q.sender_id, envelope(2))));
+  EXPECT_TRUE(is_receipt(deposit(c, q.sender_id, envelope(2))));
   EXPECT_TRUE(is_ok(subscribe(c, q)));
   std::vector<wire::Delivery> got = deliveries(c);
   ASSERT_EQ(got.size(), 1u);
@@ -426,7 +525,7 @@ TEST_F(RelayServiceTest, DeleteQueue) {
   start();
   Client owner = connect();
   Owner q = create_queue(owner);
-  EXPECT_TRUE(is_ok(deposit(owner, q.sender_id, envelope(1))));
+  EXPECT_TRUE(is_receipt(deposit(owner, q.sender_id, envelope(1))));
   EXPECT_EQ(error_of(call(owner, owner.codec.delete_queue(q.recipient_id).value())),
             RelayErrorCode::kNotSubscribed);
   EXPECT_TRUE(is_ok(subscribe(owner, q)));
@@ -457,7 +556,7 @@ TEST_F(RelayServiceTest, MalformedFrameClosesOnlyThatConnection) {
   EXPECT_TRUE(outbox_.take(bad.id).empty());
   // The other connection is untouched.
   EXPECT_FALSE(outbox_.closed(good.id));
-  EXPECT_TRUE(is_ok(deposit(good, q.sender_id, envelope(2))));
+  EXPECT_TRUE(is_receipt(deposit(good, q.sender_id, envelope(2))));
   EXPECT_EQ(metric(relay_->metrics_text(), "bc_relay_malformed_frames_total"), 1u);
   EXPECT_EQ(metric(relay_->metrics_text(), "bc_relay_stored_envelopes"), 1u);
 }
@@ -500,13 +599,13 @@ TEST_F(RelayServiceTest, PerConnectionRateLimit) {
   start(config);
   Client c = connect();  // Hello takes one token
   Owner q = create_queue(c);
-  EXPECT_TRUE(is_ok(deposit(c, q.sender_id, envelope(1))));
-  EXPECT_TRUE(is_ok(deposit(c, q.sender_id, envelope(2))));
+  EXPECT_TRUE(is_receipt(deposit(c, q.sender_id, envelope(1))));
+  EXPECT_TRUE(is_receipt(deposit(c, q.sender_id, envelope(2))));
   EXPECT_EQ(error_of(deposit(c, q.sender_id, envelope(3))), RelayErrorCode::kRateLimited);
   Client other = connect();  // another connection has its own bucket
-  EXPECT_TRUE(is_ok(deposit(other, q.sender_id, envelope(4))));
+  EXPECT_TRUE(is_receipt(deposit(other, q.sender_id, envelope(4))));
   clock_.advance(500);  // one token back
-  EXPECT_TRUE(is_ok(deposit(c, q.sender_id, envelope(5))));
+  EXPECT_TRUE(is_receipt(deposit(c, q.sender_id, envelope(5))));
   EXPECT_EQ(error_of(deposit(c, q.sender_id, envelope(6))), RelayErrorCode::kRateLimited);
   EXPECT_EQ(metric(relay_->metrics_text(), "bc_relay_rate_limited_total"), 2u);
   EXPECT_EQ(metric(relay_->metrics_text(), "bc_relay_stored_envelopes"), 4u);
@@ -534,7 +633,7 @@ TEST_F(RelayServiceTest, PushWindowKeepsOrderAndRefillsOnAck) {
   Client sender = connect();
   Owner q = create_queue(owner);
   for (std::uint8_t i = 1; i <= 3; ++i) {
-    EXPECT_TRUE(is_ok(deposit(sender, q.sender_id, envelope(i))));
+    EXPECT_TRUE(is_receipt(deposit(sender, q.sender_id, envelope(i))));
   }
   EXPECT_TRUE(is_ok(subscribe(owner, q)));
   std::vector<wire::Delivery> got = deliveries(owner);
@@ -542,7 +641,7 @@ TEST_F(RelayServiceTest, PushWindowKeepsOrderAndRefillsOnAck) {
   EXPECT_EQ(got[0].message_id, 1u);
   EXPECT_EQ(got[1].message_id, 2u);
   // A new deposit must wait behind the stored backlog.
-  EXPECT_TRUE(is_ok(deposit(sender, q.sender_id, envelope(4))));
+  EXPECT_TRUE(is_receipt(deposit(sender, q.sender_id, envelope(4))));
   EXPECT_TRUE(deliveries(owner).empty());
   EXPECT_TRUE(is_ok(ack(owner, q, 1)));
   got = deliveries(owner);
@@ -554,7 +653,7 @@ TEST_F(RelayServiceTest, PushWindowKeepsOrderAndRefillsOnAck) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].message_id, 4u);
   // Backlog drained: live pushes resume.
-  EXPECT_TRUE(is_ok(deposit(sender, q.sender_id, envelope(5))));
+  EXPECT_TRUE(is_receipt(deposit(sender, q.sender_id, envelope(5))));
   got = deliveries(owner);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].message_id, 5u);
@@ -567,7 +666,7 @@ TEST_F(RelayServiceTest, ClosingAConnectionDropsItsSubscriptions) {
   Owner q = create_queue(owner);
   EXPECT_TRUE(is_ok(subscribe(owner, q)));
   relay_->on_close(owner.id);
-  EXPECT_TRUE(is_ok(deposit(sender, q.sender_id, envelope(1))));
+  EXPECT_TRUE(is_receipt(deposit(sender, q.sender_id, envelope(1))));
   EXPECT_TRUE(deliveries(owner).empty());
   EXPECT_EQ(metric(relay_->metrics_text(), "bc_relay_subscriptions"), 0u);
   Client back = connect();
@@ -597,7 +696,7 @@ TEST_F(RelayServiceTest, GroupCommitRepliesOnlyAfterTheSharedCommit) {
   relay_->flush();
   std::vector<RelayFrame> replies = outbox_.take(c.id);
   ASSERT_EQ(replies.size(), 21u);
-  for (const RelayFrame& r : replies) EXPECT_TRUE(is_ok(r));
+  for (const RelayFrame& r : replies) EXPECT_TRUE(is_receipt(r));
   std::vector<wire::Delivery> got = deliveries(owner);
   ASSERT_EQ(got.size(), 21u);
   for (std::size_t i = 0; i < got.size(); ++i) {
@@ -637,9 +736,9 @@ TEST_F(RelayServiceTest, PendingBytesAreBoundedWhileTheDiskIsSlow) {
   EXPECT_EQ(error_of(now[0]), RelayErrorCode::kRelayFull);
   std::vector<RelayFrame> later = outbox_.take(c.id);
   ASSERT_EQ(later.size(), 3u);
-  for (const RelayFrame& r : later) EXPECT_TRUE(is_ok(r));
+  for (const RelayFrame& r : later) EXPECT_TRUE(is_receipt(r));
   // Memory is released: a large deposit fits again.
-  EXPECT_TRUE(is_ok(deposit(c, q.sender_id, envelope(4, 65536))));
+  EXPECT_TRUE(is_receipt(deposit(c, q.sender_id, envelope(4, 65536))));
 }
 
 TEST_F(RelayServiceTest, StorageFailureRefusesDepositsAndLosesNothing) {
@@ -648,11 +747,11 @@ TEST_F(RelayServiceTest, StorageFailureRefusesDepositsAndLosesNothing) {
   start(RelayConfig{}, std::move(gated));
   Client c = connect();
   Owner q = create_queue(c);
-  EXPECT_TRUE(is_ok(deposit(c, q.sender_id, envelope(1))));
+  EXPECT_TRUE(is_receipt(deposit(c, q.sender_id, envelope(1))));
   store->set_failing(true);
   EXPECT_EQ(error_of(deposit(c, q.sender_id, envelope(2))), RelayErrorCode::kStorageUnavailable);
   store->set_failing(false);
-  EXPECT_TRUE(is_ok(deposit(c, q.sender_id, envelope(3))));
+  EXPECT_TRUE(is_receipt(deposit(c, q.sender_id, envelope(3))));
   EXPECT_TRUE(is_ok(subscribe(c, q)));
   std::vector<wire::Delivery> got = deliveries(c);
   ASSERT_EQ(got.size(), 2u);
@@ -675,7 +774,7 @@ TEST_F(RelayServiceTest, EverythingAcknowledgedSurvivesARestartOverSqlite) {
     owner.emplace(create_queue(c));
     const Owner& q = *owner;
     for (std::uint8_t i = 1; i <= 10; ++i) {
-      ASSERT_TRUE(is_ok(deposit(c, q.sender_id, envelope(i, 1024))));
+      ASSERT_TRUE(is_receipt(deposit(c, q.sender_id, envelope(i, 1024))));
     }
     EXPECT_TRUE(is_ok(subscribe(c, q)));
     EXPECT_EQ(deliveries(c).size(), 10u);

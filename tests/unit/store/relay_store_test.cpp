@@ -186,13 +186,53 @@ TYPED_TEST(RelayStoreConformance, AppendAssignsIncreasingIdsAndListsInOrder) {
   EXPECT_EQ(this->append(q.sender_id, 256, 12, 3), 3u);
   std::vector<StoredEnvelope> all = this->list(q.recipient_id);
   ASSERT_EQ(all.size(), 3u);
-  EXPECT_EQ(all[0], (StoredEnvelope{1, 10, Bytes(256, 1)}));
-  EXPECT_EQ(all[1], (StoredEnvelope{2, 11, Bytes(1024, 2)}));
+  EXPECT_EQ(all[0], (StoredEnvelope{1, 10, Bytes(256, 1), {}}));
+  EXPECT_EQ(all[1], (StoredEnvelope{2, 11, Bytes(1024, 2), {}}));
   EXPECT_EQ(all[2].message_id, 3u);
   EXPECT_EQ(this->list(q.recipient_id, 1).size(), 2u);
   EXPECT_EQ(this->list(q.recipient_id, 0, 0, 2).size(), 2u);
   EXPECT_EQ(this->list(q.recipient_id, 0, 12).size(), 1u);  // received_ms >= 12
   EXPECT_EQ(this->stats(), (RelayStoreStats{1, RelayUsage{3, 1536}}));
+}
+
+TYPED_TEST(RelayStoreConformance, SequenceNumbersAreConsecutiveAndNeverReusedAfterDeletes) {
+  const RelayQueueRecord q = make_queue(1);
+  const RelayQueueRecord other = make_queue(2);
+  this->create(q);
+  this->create(other);
+  EXPECT_EQ(this->append(q.sender_id, 256, 10), 1u);
+  EXPECT_EQ(this->append(q.sender_id, 256, 10), 2u);
+  EXPECT_EQ(this->append(other.sender_id, 256, 10), 1u);  // per queue
+  this->w([&](RelayStoreTxn& t) {
+    EXPECT_TRUE(t.delete_envelope(q.recipient_id, 2).has_value());
+    EXPECT_TRUE(t.delete_envelope(q.recipient_id, 1).has_value());
+  });
+  EXPECT_EQ(this->append(q.sender_id, 256, 11), 3u);  // the queue was empty: still no reuse
+  this->w([&](RelayStoreTxn& t) { EXPECT_TRUE(t.purge_expired(12).has_value()); });
+  EXPECT_EQ(this->append(q.sender_id, 256, 13), 4u);
+}
+
+TYPED_TEST(RelayStoreConformance, ReceiptSignaturesAreKeptWithTheirEnvelope) {
+  const RelayQueueRecord q = make_queue(1);
+  this->create(q);
+  EXPECT_EQ(this->append(q.sender_id, 256, 10, 1), 1u);
+  EXPECT_EQ(this->append(q.sender_id, 256, 11, 2), 2u);
+  this->w([&](RelayStoreTxn& t) {
+    EXPECT_TRUE(t.set_receipt_signature(q.recipient_id, 2, Bytes(64, 0x5E)).has_value());
+    EXPECT_EQ(err(t.set_receipt_signature(q.recipient_id, 3, Bytes(64, 1))), Errc::kNotFound);
+    EXPECT_EQ(err(t.set_receipt_signature(qid(99), 1, Bytes(64, 1))), Errc::kNotFound);
+  });
+  std::vector<StoredEnvelope> all = this->list(q.recipient_id);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_TRUE(all[0].receipt_signature.empty());  // none stored: the relay signs on delivery
+  EXPECT_EQ(all[1], (StoredEnvelope{2, 11, Bytes(256, 2), Bytes(64, 0x5E)}));
+  // A failed transaction keeps no signature.
+  Result<void> failed = this->store_->write(Durability::kDurable, [&](RelayStoreTxn& t) {
+    BC_TRY(t.set_receipt_signature(q.recipient_id, 1, Bytes(64, 0x11)));
+    return fail(Errc::kUnavailable, "disk full");
+  });
+  EXPECT_FALSE(failed.has_value());
+  EXPECT_TRUE(this->list(q.recipient_id)[0].receipt_signature.empty());
 }
 
 TYPED_TEST(RelayStoreConformance, AppendToUnknownQueueIsNotFound) {
@@ -534,7 +574,7 @@ TEST(SqliteRelayStore, UsesWalModeAndASchemaVersion) {
     return out;
   };
   EXPECT_EQ(one("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(one("SELECT version FROM relay_schema_version"), "2");
+  EXPECT_EQ(one("SELECT version FROM relay_schema_version"), "3");
   // A newer schema is refused, not touched.
   EXPECT_EQ(
       sqlite3_exec(db, "UPDATE relay_schema_version SET version = 99", nullptr, nullptr, nullptr),
@@ -585,7 +625,8 @@ TEST(SqliteRelayStore, AVersionOneStoreIsMigratedKeepingItsQueues) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
-                         "DROP TABLE escrows; UPDATE relay_schema_version SET version = 1; "
+                         "DROP TABLE escrows; ALTER TABLE envelopes DROP COLUMN receipt_signature; "
+                         "UPDATE relay_schema_version SET version = 1; "
                          "PRAGMA wal_checkpoint(TRUNCATE)",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
@@ -597,6 +638,45 @@ TEST(SqliteRelayStore, AVersionOneStoreIsMigratedKeepingItsQueues) {
     BC_TRY(t.create_escrow(make_escrow(1, 5)));
     BC_ASSIGN_OR_RETURN(EscrowRecord back, t.find_escrow(make_escrow(1, 5).exchange_id));
     EXPECT_EQ(back, make_escrow(1, 5));
+    return ok();
+  }));
+}
+
+TEST(SqliteRelayStore, AVersionTwoStoreGainsReceiptSignaturesKeepingItsEnvelopes) {
+  TempDir dir;
+  const fs::path file = dir.path() / kRelayDbFileName;
+  const RelayQueueRecord q = make_queue(1);
+  {
+    auto store = open_sqlite_store(file);
+    ASSERT_TRUE(store.has_value());
+    ASSERT_TRUE((*store)->write(Durability::kDurable, [&](RelayStoreTxn& t) -> Result<void> {
+      BC_TRY(t.create_queue(q));
+      BC_ASSIGN_OR_RETURN(RelayMessageId id, t.append_envelope(q.sender_id, Bytes(256, 7), 1));
+      (void)id;
+      return ok();
+    }));
+  }
+  // Turn the file back into what a relay before receipts wrote.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "ALTER TABLE envelopes DROP COLUMN receipt_signature; "
+                         "UPDATE relay_schema_version SET version = 2; "
+                         "PRAGMA wal_checkpoint(TRUNCATE)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = open_sqlite_store(file);
+  ASSERT_TRUE(store.has_value()) << store.error().message();
+  ASSERT_TRUE((*store)->write(Durability::kDurable, [&](RelayStoreTxn& t) -> Result<void> {
+    BC_ASSIGN_OR_RETURN(auto before, t.list_envelopes(q.recipient_id, 0, 0, 10));
+    EXPECT_EQ(before, (std::vector<StoredEnvelope>{{1, 1, Bytes(256, 7), {}}}));
+    // The sequence continues where it was; the new envelope can hold its receipt.
+    BC_ASSIGN_OR_RETURN(RelayMessageId id, t.append_envelope(q.sender_id, Bytes(256, 8), 2));
+    EXPECT_EQ(id, 2u);
+    BC_TRY(t.set_receipt_signature(q.recipient_id, id, Bytes(64, 9)));
+    BC_ASSIGN_OR_RETURN(auto after, t.list_envelopes(q.recipient_id, 1, 0, 10));
+    EXPECT_EQ(after.at(0).receipt_signature, Bytes(64, 9));
     return ok();
   }));
 }

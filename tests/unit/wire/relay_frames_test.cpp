@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
+#include "support/test_paths.hpp"
+
 namespace bc::wire {
 namespace {
 
@@ -42,7 +46,8 @@ std::vector<RelayFrame> sample_frames() {
       {12, QueueCreated{id_of(6), id_of(7)}},
       {13, BundleReply{Bytes(33, 1), Bytes(64, 2), Bytes(33, 3)}},
       {14, BundleReply{Bytes(33, 1), Bytes(64, 2), std::nullopt}},
-      {0, Delivery{id_of(8), 42, 1'700'000'000'123, Bytes(1024, 0x11)}},
+      {0, Delivery{id_of(8), 42, 1'700'000'000'123, Signature{7, 7}, Bytes(1024, 0x11)}},
+      {31, DepositReceipt{42, 1'700'000'000'123, {0x21, 0x22}, Signature{8, 8}}},
       {20, EscrowOpen{1'700'000'600'000, id_of(0x31), id_of(0x32)}},
       {21, EscrowDeposit{id_of(0x33), id_of(0x34), Bytes(4096, 0x35)}},
       {22, EscrowCancel{id_of(0x36), id_of(0x37)}},
@@ -88,6 +93,61 @@ TEST(RelayFrames, KnownAnswerDeposit) {
   EXPECT_EQ(wire, expected);
 }
 
+TEST(RelayFrames, KnownAnswerDepositReceiptAndSignedDelivery) {
+  DepositReceipt receipt{0x0102, 0x0A0B, {}, {}};
+  receipt.envelope_hash.fill(0x44);
+  receipt.signature.fill(0x55);
+  Bytes expected = {kRelayProtocolVersion,
+                    0x86,
+                    0,
+                    0,
+                    0,
+                    3,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0x01,
+                    0x02,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0x0A,
+                    0x0B};
+  append(expected, Bytes(32, 0x44));
+  append(expected, Bytes(64, 0x55));
+  EXPECT_EQ(encode_ok({3, receipt}), expected);
+
+  Signature sig;
+  sig.fill(0x66);
+  const Bytes push = encode_ok({0, Delivery{id_of(0x77), 9, 10, sig, Bytes(256, 0x88)}});
+  ASSERT_EQ(push.size(), kRelayHeaderSize + 16 + 8 + 8 + 64 + 4 + 256);
+  EXPECT_EQ(push[1], 0xC1);
+  EXPECT_EQ(push[kRelayHeaderSize + 32], 0x66);  // the signature follows id, message id, time
+  EXPECT_EQ(push[kRelayHeaderSize + 95], 0x66);
+  EXPECT_EQ(push[kRelayHeaderSize + 96 + 2], 0x01);  // then the envelope length (256)
+}
+
+TEST(RelayFrames, CommittedFuzzCorpusIsCurrent) {
+  // The fuzzer's seed frames are valid frames of this version (a stale seed only tests rejection).
+  const std::filesystem::path dir = test::source_dir() / "fuzz" / "corpus" / "relay_frame_fuzz";
+  std::size_t count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string text = test::read_file(entry.path());
+    const Bytes raw(text.begin(), text.end());
+    Result<RelayFrame> frame = decode_relay_frame(raw);
+    ASSERT_TRUE(frame.has_value()) << entry.path() << ": " << frame.error().message();
+    EXPECT_EQ(encode_ok(*frame), raw) << entry.path();
+    ++count;
+  }
+  EXPECT_GE(count, 16u);
+}
+
 TEST(RelayFrames, RejectsUnknownVersion) {
   // Version 1 (before receipts) and any later version are refused.
   for (std::uint8_t version : {std::uint8_t{1}, std::uint8_t{kRelayProtocolVersion + 1}}) {
@@ -100,7 +160,7 @@ TEST(RelayFrames, RejectsUnknownVersion) {
 }
 
 TEST(RelayFrames, RejectsUnknownType) {
-  for (std::uint8_t t : {0x00, 0x09, 0x0F, 0x14, 0x80, 0x86, 0x8F, 0x93, 0xC0, 0xC2, 0xFF}) {
+  for (std::uint8_t t : {0x00, 0x09, 0x0F, 0x14, 0x80, 0x87, 0x8F, 0x93, 0xC0, 0xC2, 0xFF}) {
     Bytes wire = {kRelayProtocolVersion, t, 0, 0, 0, 1};
     Result<RelayFrame> r = decode_relay_frame(wire);
     ASSERT_FALSE(r.has_value()) << int(t);
@@ -189,7 +249,7 @@ TEST(RelayFrames, BundleCapsAreEnforcedBothWays) {
 
 TEST(RelayFrames, RequestIdRules) {
   EXPECT_FALSE(encode_relay_frame({0, Hello{}}).has_value());
-  EXPECT_FALSE(encode_relay_frame({5, Delivery{id_of(1), 1, 1, Bytes(256, 0)}}).has_value());
+  EXPECT_FALSE(encode_relay_frame({5, Delivery{id_of(1), 1, 1, {}, Bytes(256, 0)}}).has_value());
   Bytes wire = encode_ok({1, Ok{}});
   wire[5] = 0;
   EXPECT_EQ(err(decode_relay_frame(wire)), Errc::kMalformed);
@@ -205,8 +265,8 @@ TEST(RelayFrames, RejectsBadFlagErrorCodeAndNegativeTime) {
   EXPECT_EQ(err(decode_relay_frame(error_frame)), Errc::kMalformed);
   EXPECT_FALSE(encode_relay_frame({1, ErrorReply{static_cast<RelayErrorCode>(0)}}).has_value());
 
-  EXPECT_FALSE(encode_relay_frame({0, Delivery{id_of(1), 1, -1, Bytes(256, 0)}}).has_value());
-  Bytes push = encode_ok({0, Delivery{id_of(1), 1, 5, Bytes(256, 0)}});
+  EXPECT_FALSE(encode_relay_frame({0, Delivery{id_of(1), 1, -1, {}, Bytes(256, 0)}}).has_value());
+  Bytes push = encode_ok({0, Delivery{id_of(1), 1, 5, {}, Bytes(256, 0)}});
   push[kRelayHeaderSize + kQueueIdSize + 8] = 0x80;  // top bit of the time
   EXPECT_EQ(err(decode_relay_frame(push)), Errc::kMalformed);
 }
