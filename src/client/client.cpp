@@ -1422,15 +1422,27 @@ class ImplAssuranceHost final : public AssuranceHost {
       return fail(Errc::kUntrustedIdentity, "the identity key of " + alias + " changed");
     }
     BC_TRY(impl_.encrypt_to(c, static_cast<std::uint32_t>(PayloadKind::kAssurance), body, false));
-    // encrypt_to queued the envelope as the outbox's newest row (keys grow with the sequence);
-    // an escrow deposit goes to the relay's escrow instead, so it is taken back out, in the
-    // same transaction.
+    // encrypt_to queued the envelope as the outbox's newest entry ("out" + sequence number, and
+    // one more row per mirror relay under that key + '\x1f' + n). An escrow deposit goes to the
+    // relay's escrow instead, never to the queue: every row of it is taken back out, in the same
+    // transaction.
     BC_ASSIGN_OR_RETURN(auto rows, impl_.db->list(kOutbox));
     if (rows.empty()) return fail(Errc::kInternal, "the sealed envelope is not in the outbox");
-    BC_ASSIGN_OR_RETURN(OutboxRecord o, OutboxRecord::decode(rows.back().second));
-    if (o.alias != alias) return fail(Errc::kInternal, "the sealed envelope is not in the outbox");
-    BC_TRY(impl_.db->erase(kOutbox, rows.back().first));
-    return std::move(o.envelope);
+    std::string primary = rows.back().first;
+    if (const auto cut = primary.find('\x1f', primary.find('\x1f') + 1); cut != std::string::npos) {
+      primary.resize(cut);
+    }
+    Bytes envelope;
+    for (const auto& [key, raw] : rows) {
+      if (key != primary && !key.starts_with(primary + '\x1f')) continue;
+      BC_ASSIGN_OR_RETURN(OutboxRecord o, OutboxRecord::decode(raw));
+      if (o.alias != alias)
+        return fail(Errc::kInternal, "the sealed envelope is not in the outbox");
+      if (envelope.empty()) envelope = std::move(o.envelope);
+      BC_TRY(impl_.db->erase(kOutbox, key));
+    }
+    if (envelope.empty()) return fail(Errc::kInternal, "the sealed envelope is not in the outbox");
+    return envelope;
   }
   Result<std::unique_ptr<RelayLink>> link(const std::string& url, ByteView fingerprint) override {
     return impl_.link(url, fingerprint);
