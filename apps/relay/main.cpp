@@ -104,6 +104,9 @@ bc::Result<void> apply_relay_config(bc::net::ConfigMap& config, bc::relay::Relay
   BC_TRY(take_relay_number(config, "push_window", relay.push_window, 1));
   BC_TRY(take_relay_number(config, "max_batch", relay.max_batch, 1));
   BC_TRY(take_relay_number(config, "max_pending_requests", relay.max_pending_requests, 1));
+  BC_TRY(take_relay_number(config, "escrow_max_deadline_ms", relay.escrow_max_deadline_ms, 1));
+  BC_TRY(take_relay_number(config, "escrow_retention_ms", relay.escrow_retention_ms, 0));
+  BC_TRY(take_relay_number(config, "max_escrows", relay.max_escrows, 1));
   return bc::relay::validate_relay_config(relay);
 }
 

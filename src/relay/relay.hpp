@@ -37,6 +37,13 @@ struct RelayConfig {
   std::size_t max_pending_requests = 65'536;
   // Bytes of frames accepted but not yet handled, relay-wide (bounds memory under a slow disk).
   std::size_t max_pending_bytes = 256ULL * 1024 * 1024;
+  // Escrow (docs/relay-protocol.md, "Escrow"): an exchange's deadline is at most this far after
+  // the relay's clock when it is opened (default 30 days); a released or expired exchange's
+  // small record (state, certificate) is kept this long after its deadline, then forgotten
+  // (default 7 days); at most this many exchanges are held at once, relay-wide.
+  std::int64_t escrow_max_deadline_ms = 30LL * 24 * 60 * 60 * 1000;
+  std::int64_t escrow_retention_ms = 7LL * 24 * 60 * 60 * 1000;
+  std::uint64_t max_escrows = 100'000;
 };
 
 // validate_relay_config fails with kMalformed naming the first limit that is zero or negative.

@@ -21,6 +21,7 @@
 #include "crypto/ed25519.hpp"
 #include "crypto/hash.hpp"
 #include "protocol/receipt.hpp"
+#include "relay/escrow_service.hpp"
 #include "relay/relay.hpp"
 #include "wire/relay_frames.hpp"
 
@@ -118,8 +119,13 @@ struct QueueDeletedEffect {
 };
 struct QueueCreatedEffect {};
 struct ClosedEffect {};
-using Effect = std::variant<NoEffect, SubscribedEffect, DepositedEffect, AckedEffect,
-                            QueueDeletedEffect, QueueCreatedEffect, ClosedEffect>;
+// EscrowReleasedEffect: a release appended both deposits; each is then handled as a deposit.
+struct EscrowReleasedEffect {
+  std::vector<EscrowRelease> released;
+};
+using Effect =
+    std::variant<NoEffect, SubscribedEffect, DepositedEffect, AckedEffect, QueueDeletedEffect,
+                 QueueCreatedEffect, ClosedEffect, EscrowReleasedEffect>;
 
 struct Outcome {
   std::optional<wire::RelayMessage> reply;
@@ -129,7 +135,11 @@ struct Outcome {
 bool needs_durable_commit(const wire::RelayMessage& m) {
   return std::holds_alternative<wire::CreateQueue>(m) || std::holds_alternative<wire::Deposit>(m) ||
          std::holds_alternative<wire::PublishBundle>(m) ||
-         std::holds_alternative<wire::FetchBundle>(m);
+         std::holds_alternative<wire::FetchBundle>(m) ||
+         // A withdrawn escrow deposit must not come back after a power failure and be released.
+         std::holds_alternative<wire::EscrowOpen>(m) ||
+         std::holds_alternative<wire::EscrowDeposit>(m) ||
+         std::holds_alternative<wire::EscrowCancel>(m);
 }
 
 wire::ErrorReply error_reply(RelayErrorCode code) { return wire::ErrorReply{code}; }
@@ -145,6 +155,15 @@ class RelayServiceImpl final : public RelayCore {
         outbox_(outbox),
         clock_(clock),
         rng_(rng),
+        escrow_(
+            EscrowLimits{config.escrow_max_deadline_ms, config.escrow_retention_ms,
+                         config.max_escrows},
+            signing_key_.private_key,
+            [this](std::span<std::uint8_t> out) {
+              std::lock_guard rng_lock(rng_mu_);
+              rng_.fill(out);
+            },
+            stats.escrows),
         fsync_seconds_({0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0}),
         batch_sizes_({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}) {
     queues_ = stats.queues;
@@ -257,6 +276,12 @@ class RelayServiceImpl final : public RelayCore {
     gauge("bc_relay_storage_errors_total", "Batches whose transaction failed.",
           storage_errors_.load(), "counter");
     gauge("bc_relay_commits_total", "Store transactions committed.", commits_.load(), "counter");
+    gauge("bc_relay_escrows", "Escrow exchanges held (open, or a terminal record).", escrow_.held(),
+          "gauge");
+    gauge("bc_relay_escrow_releases_total", "Escrow exchanges released.", escrow_.released_total(),
+          "counter");
+    gauge("bc_relay_escrow_expired_total", "Escrow exchanges expired at their deadline.",
+          escrow_.expired_total(), "counter");
     fsync_seconds_.render(out, "bc_relay_fsync_seconds",
                           "Durable commit latency (transaction and fsync), seconds.");
     batch_sizes_.render(out, "bc_relay_commit_batch_size",
@@ -295,6 +320,14 @@ class RelayServiceImpl final : public RelayCore {
       for (std::size_t i = 0; i < 4; ++i) size = (size << 8) | frame[kLengthOffset + i];
       if (!wire::is_envelope_bucket(size)) return RelayErrorCode::kBadEnvelopeSize;
     }
+    // So does an escrow deposit (its envelope follows the exchange id and the token).
+    constexpr std::size_t kEscrowLengthOffset =
+        wire::kRelayHeaderSize + wire::kExchangeIdSize + wire::kEscrowTokenSize;
+    if (frame.size() >= kEscrowLengthOffset + 4 && frame[1] == 0x11) {
+      std::size_t size = 0;
+      for (std::size_t i = 0; i < 4; ++i) size = (size << 8) | frame[kEscrowLengthOffset + i];
+      if (!wire::is_envelope_bucket(size)) return RelayErrorCode::kBadEnvelopeSize;
+    }
     return RelayErrorCode::kMalformed;
   }
 
@@ -323,7 +356,10 @@ class RelayServiceImpl final : public RelayCore {
       std::vector<Op> batch;
       {
         std::unique_lock lock(mu_);
-        work_cv_.wait(lock, [&] { return !pending_.empty() || stopping_; });
+        // Wake at least once per purge interval, so that expired envelopes and escrow deposits
+        // are deleted on time even when no request arrives.
+        work_cv_.wait_for(lock, std::chrono::milliseconds(config_.purge_interval_ms),
+                          [&] { return !pending_.empty() || stopping_; });
         if (pending_.empty() && stopping_) break;
         const std::size_t n = std::min(pending_.size(), config_.max_batch);
         batch.reserve(n);
@@ -333,6 +369,8 @@ class RelayServiceImpl final : public RelayCore {
           pending_.pop_front();
         }
       }
+      // An empty batch is a timed wake-up: it only purges, and only when a purge is due.
+      if (batch.empty() && clock_.now_ms() - last_purge_ms_ < config_.purge_interval_ms) continue;
       process_batch(batch);
       {
         std::lock_guard lock(mu_);
@@ -365,8 +403,10 @@ class RelayServiceImpl final : public RelayCore {
     outcomes.assign(batch.size(), Outcome{});
     std::set<std::pair<ConnectionId, QueueId>> pending_subs;
     std::uint64_t created = 0;
+    escrow_.begin_batch();
     if (purge) {
       BC_ASSIGN_OR_RETURN(purged, txn.purge_expired(now - config_.message_ttl_ms));
+      BC_TRY(escrow_.purge(txn, now));
     }
     // A store failure other than a logical one dooms the transaction.
     auto doomed = [](const Error& e) {
@@ -511,6 +551,19 @@ class RelayServiceImpl final : public RelayCore {
               }
               out.reply = wire::BundleReply{std::move(b->identity_key), std::move(b->signed_prekey),
                                             std::move(b->one_time_prekey)};
+            } else if constexpr (std::is_same_v<T, wire::EscrowOpen>) {
+              BC_ASSIGN_OR_RETURN(EscrowOutcome e, escrow_.open(txn, m, now));
+              out.reply = std::move(e.reply);
+            } else if constexpr (std::is_same_v<T, wire::EscrowDeposit>) {
+              BC_ASSIGN_OR_RETURN(EscrowOutcome e, escrow_.deposit(txn, m, now));
+              out.reply = std::move(e.reply);
+              if (!e.released.empty()) out.effect = EscrowReleasedEffect{std::move(e.released)};
+            } else if constexpr (std::is_same_v<T, wire::EscrowCancel>) {
+              BC_ASSIGN_OR_RETURN(EscrowOutcome e, escrow_.cancel(txn, m, now));
+              out.reply = std::move(e.reply);
+            } else if constexpr (std::is_same_v<T, wire::EscrowStatus>) {
+              BC_ASSIGN_OR_RETURN(EscrowOutcome e, escrow_.status(txn, m, now));
+              out.reply = std::move(e.reply);
             } else {
               // Hello is answered on the transport thread; replies never reach here.
               out.reply = error_reply(RelayErrorCode::kInternal);
@@ -544,6 +597,7 @@ class RelayServiceImpl final : public RelayCore {
           });
       if (r) {
         commits_.fetch_add(1);
+        escrow_.commit_batch();
         if (durable) {
           fsync_seconds_.observe(
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -682,6 +736,14 @@ class RelayServiceImpl final : public RelayCore {
             refill.erase(e.recipient_id);
           } else if constexpr (std::is_same_v<T, QueueCreatedEffect>) {
             queues_.fetch_add(1);
+          } else if constexpr (std::is_same_v<T, EscrowReleasedEffect>) {
+            // Released envelopes are ordinary deposits from here on: counted, pushed to a
+            // subscribed owner within its window, or left for the next refill.
+            for (const EscrowRelease& r : e.released) {
+              apply_effect(connection,
+                           DepositedEffect{r.recipient_id, r.message_id, r.received_ms, &r.body},
+                           refill);
+            }
           }
         },
         effect);
@@ -758,6 +820,8 @@ class RelayServiceImpl final : public RelayCore {
   Clock& clock_;
   Rng& rng_;
   std::mutex rng_mu_;
+  // Escrow exchanges (writer thread; its counters are read by the metrics).
+  EscrowService escrow_;
 
   // Guarded by mu_.
   mutable std::mutex mu_;
@@ -815,6 +879,11 @@ Result<void> validate_relay_config(const RelayConfig& c) {
   if (c.max_pending_requests == 0) {
     return fail(Errc::kMalformed, "relay config: max_pending_requests");
   }
+  if (c.escrow_max_deadline_ms <= 0) {
+    return fail(Errc::kMalformed, "relay config: escrow_max_deadline_ms");
+  }
+  if (c.escrow_retention_ms < 0) return fail(Errc::kMalformed, "relay config: escrow_retention_ms");
+  if (c.max_escrows == 0) return fail(Errc::kMalformed, "relay config: max_escrows");
   if (c.max_pending_bytes < wire::kMaxRelayFrameSize) {
     return fail(Errc::kMalformed, "relay config: max_pending_bytes is below one frame");
   }

@@ -3,15 +3,21 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "crypto/ed25519.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/random.hpp"
+#include "protocol/escrow_certificate.hpp"
 #include "protocol/receipt.hpp"
 #include "relay/relay.hpp"
 #include "relay/relay_client.hpp"
@@ -808,6 +814,499 @@ TEST_F(RelayServiceTest, ShutdownAnswersLaterRequestsWithRelayFull) {
   relay_->shutdown();
   relay_->shutdown();  // idempotent
   EXPECT_EQ(error_of(deposit(c, q.sender_id, envelope(1))), RelayErrorCode::kRelayFull);
+}
+
+// ---- escrow ----
+
+// EscrowTest: two parties, each subscribed to its own queue on its own connection, and an
+// exchange between them; the store stays reachable for inspection.
+class EscrowTest : public RelayServiceTest {
+ protected:
+  struct Party {
+    Client c;
+    Owner q;
+  };
+  static constexpr std::int64_t kHour = 60LL * 60 * 1000;
+
+  void start_escrow(const RelayConfig& config = RelayConfig{},
+                    std::unique_ptr<store::RelayStore> s = nullptr) {
+    if (!s) s = store::make_memory_relay_store();
+    store_ = s.get();
+    start(config, std::move(s));
+  }
+  Party party() {
+    Client c = connect();
+    Owner q = create_queue(c);
+    EXPECT_TRUE(is_ok(subscribe(c, q)));
+    return Party{c, std::move(q)};
+  }
+  RelayFrame open(Party& opener, const Party& counterparty, std::int64_t deadline_ms) {
+    return call(
+        opener.c,
+        opener.c.codec.escrow_open(deadline_ms, opener.q.sender_id, counterparty.q.sender_id)
+            .value());
+  }
+  wire::EscrowOpened opened(Party& opener, const Party& counterparty, std::int64_t deadline_ms) {
+    RelayFrame f = open(opener, counterparty, deadline_ms);
+    const auto* o = std::get_if<wire::EscrowOpened>(&f.message);
+    EXPECT_NE(o, nullptr) << "escrow_open refused";
+    return o != nullptr ? *o : wire::EscrowOpened{};
+  }
+  RelayFrame put(Client& c, const wire::ExchangeId& id, const wire::EscrowToken& token,
+                 const Bytes& env) {
+    return call(c, c.codec.escrow_deposit(id, token, env).value());
+  }
+  RelayFrame cancel(Client& c, const wire::ExchangeId& id, const wire::EscrowToken& token) {
+    return call(c, c.codec.escrow_cancel(id, token).value());
+  }
+  wire::EscrowState status(Client& c, const wire::ExchangeId& id, const wire::EscrowToken& token) {
+    RelayFrame f = call(c, c.codec.escrow_status(id, token).value());
+    const auto* s = std::get_if<wire::EscrowState>(&f.message);
+    EXPECT_NE(s, nullptr) << "escrow_status refused";
+    return s != nullptr ? *s : wire::EscrowState{};
+  }
+  static std::optional<wire::EscrowHash> hash_of(const RelayFrame& f) {
+    if (const auto* d = std::get_if<wire::EscrowDeposited>(&f.message)) return d->envelope_hash;
+    return std::nullopt;
+  }
+  // stored reads the exchange as the store holds it (std::nullopt once forgotten).
+  std::optional<store::EscrowRecord> stored(const wire::ExchangeId& id) {
+    std::optional<store::EscrowRecord> out;
+    Result<void> r = store_->read([&](store::RelayStoreTxn& t) -> Result<void> {
+      Result<store::EscrowRecord> e = t.find_escrow(id);
+      if (e) out = std::move(e).value();
+      return ok();
+    });
+    EXPECT_TRUE(r.has_value());
+    return out;
+  }
+  // queued counts the envelopes stored in a queue.
+  std::uint64_t queued(const Owner& o) {
+    std::uint64_t n = 0;
+    Result<void> r = store_->read([&](store::RelayStoreTxn& t) -> Result<void> {
+      BC_ASSIGN_OR_RETURN(store::RelayUsage u, t.queue_usage(o.recipient_id));
+      n = u.envelopes;
+      return ok();
+    });
+    EXPECT_TRUE(r.has_value());
+    return n;
+  }
+  // tick moves the relay clock and runs a batch, so the purge runs when it is due.
+  void tick(Party& p, std::int64_t ms) {
+    clock_.advance(ms);
+    (void)call(p.c, p.c.codec.escrow_status(wire::ExchangeId{}, wire::EscrowToken{}).value());
+  }
+
+  store::RelayStore* store_ = nullptr;  // owned by the relay
+};
+
+TEST_F(EscrowTest, BothDepositsReleaseOnceIntoTheOtherQueueWithAVerifiableCertificate) {
+  start_escrow();
+  Party a = party();
+  Party b = party();
+  const std::int64_t deadline = clock_.now_ms() + kHour;
+  const wire::EscrowOpened ex = opened(a, b, deadline);
+  const Bytes env_a = envelope(0xA1, 1024);
+  const Bytes env_b = envelope(0xB2, 256);
+
+  RelayFrame first = put(a.c, ex.exchange_id, ex.token_a, env_a);
+  EXPECT_EQ(hash_of(first), crypto::sha256(env_a));
+  EXPECT_TRUE(deliveries(a.c).empty());
+  EXPECT_TRUE(deliveries(b.c).empty());
+  // Before release, each side learns only about its own deposit.
+  EXPECT_EQ(status(a.c, ex.exchange_id, ex.token_a),
+            (wire::EscrowState{wire::EscrowPhase::kOpen, true, std::nullopt}));
+  EXPECT_EQ(status(b.c, ex.exchange_id, ex.token_b),
+            (wire::EscrowState{wire::EscrowPhase::kOpen, false, std::nullopt}));
+
+  clock_.advance(1000);
+  const std::int64_t release_time = clock_.now_ms();
+  RelayFrame second = put(b.c, ex.exchange_id, ex.token_b, env_b);
+  EXPECT_EQ(hash_of(second), crypto::sha256(env_b));
+  std::vector<wire::Delivery> to_a = deliveries(a.c);
+  std::vector<wire::Delivery> to_b = deliveries(b.c);
+  ASSERT_EQ(to_a.size(), 1u);
+  ASSERT_EQ(to_b.size(), 1u);
+  EXPECT_EQ(to_a[0].recipient_id, a.q.recipient_id);
+  EXPECT_EQ(to_a[0].envelope, env_b);
+  EXPECT_EQ(to_a[0].relay_time_ms, release_time);
+  EXPECT_EQ(to_b[0].recipient_id, b.q.recipient_id);
+  EXPECT_EQ(to_b[0].envelope, env_a);
+  // Ordinary envelopes: acknowledged like any other.
+  EXPECT_TRUE(is_ok(ack(a.c, a.q, to_a[0].message_id)));
+
+  const wire::EscrowState sa = status(a.c, ex.exchange_id, ex.token_a);
+  const wire::EscrowState sb = status(b.c, ex.exchange_id, ex.token_b);
+  EXPECT_EQ(sa, sb);
+  ASSERT_EQ(sa.phase, wire::EscrowPhase::kReleased);
+  ASSERT_TRUE(sa.certificate.has_value());
+  Result<protocol::ReleaseCertificate> cert = protocol::decode_release_certificate(*sa.certificate);
+  ASSERT_TRUE(cert.has_value()) << cert.error().message();
+  EXPECT_TRUE(protocol::verify_release_certificate(signing_key_.public_key, *cert).has_value());
+  EXPECT_EQ(cert->exchange_id, ex.exchange_id);
+  EXPECT_EQ(cert->deadline_ms, deadline);
+  EXPECT_EQ(cert->hash_a, crypto::sha256(env_a));
+  EXPECT_EQ(cert->hash_b, crypto::sha256(env_b));
+  EXPECT_EQ(cert->release_time_ms, release_time);
+
+  // Released once: the deposits are gone from the exchange, a further deposit is refused.
+  const std::optional<store::EscrowRecord> rec = stored(ex.exchange_id);
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_FALSE(rec->deposit_a.has_value());
+  EXPECT_FALSE(rec->deposit_b.has_value());
+  EXPECT_EQ(error_of(put(a.c, ex.exchange_id, ex.token_a, env_a)), RelayErrorCode::kEscrowClosed);
+  EXPECT_EQ(error_of(cancel(b.c, ex.exchange_id, ex.token_b)), RelayErrorCode::kEscrowClosed);
+  EXPECT_TRUE(deliveries(a.c).empty());
+  EXPECT_TRUE(deliveries(b.c).empty());
+  const std::string m = relay_->metrics_text();
+  EXPECT_EQ(metric(m, "bc_relay_escrow_releases_total"), 1u);
+  EXPECT_EQ(metric(m, "bc_relay_escrows"), 1u);
+}
+
+TEST_F(EscrowTest, ReleaseReachesAnOwnerWhoSubscribesLater) {
+  start_escrow();
+  Party a = party();
+  Client late = connect();
+  Party b{late, create_queue(late)};  // not subscribed yet
+  const wire::EscrowOpened ex = opened(a, b, clock_.now_ms() + kHour);
+  ASSERT_TRUE(hash_of(put(b.c, ex.exchange_id, ex.token_b, envelope(0xB0))));
+  ASSERT_TRUE(hash_of(put(a.c, ex.exchange_id, ex.token_a, envelope(0xA0))));
+  EXPECT_EQ(deliveries(a.c).size(), 1u);
+  EXPECT_EQ(queued(b.q), 1u);
+  Client again = connect();
+  EXPECT_TRUE(is_ok(subscribe(again, b.q)));
+  std::vector<wire::Delivery> got = deliveries(again);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].envelope, envelope(0xA0));
+}
+
+TEST_F(EscrowTest, OneDepositThenTheDeadlineExpiresItAndNothingIsDelivered) {
+  RelayConfig config;
+  config.escrow_retention_ms = 2 * kHour;
+  config.purge_interval_ms = 2 * kHour;  // no purge at the deadline itself
+  start_escrow(config);
+  Party a = party();
+  Party b = party();
+  const std::int64_t deadline = clock_.now_ms() + kHour;
+  const wire::EscrowOpened ex = opened(a, b, deadline);
+  ASSERT_TRUE(hash_of(put(a.c, ex.exchange_id, ex.token_a, envelope(0xA1))));
+
+  // At the deadline (before any purge) the exchange is closed by the relay's clock.
+  clock_.set(deadline);
+  EXPECT_EQ(error_of(put(b.c, ex.exchange_id, ex.token_b, envelope(0xB1))),
+            RelayErrorCode::kEscrowClosed);
+  const wire::EscrowState expired{wire::EscrowPhase::kExpired, false, std::nullopt};
+  EXPECT_EQ(status(a.c, ex.exchange_id, ex.token_a), expired);
+  EXPECT_EQ(status(b.c, ex.exchange_id, ex.token_b), expired);
+
+  // The purge tick deletes the deposit and keeps a small terminal record.
+  EXPECT_EQ(stored(ex.exchange_id)->deposit_a, envelope(0xA1));
+  tick(a, config.purge_interval_ms);
+  std::optional<store::EscrowRecord> rec = stored(ex.exchange_id);
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_EQ(rec->phase, store::EscrowPhase::kExpired);
+  EXPECT_FALSE(rec->deposit_a.has_value());
+  EXPECT_FALSE(rec->deposit_b.has_value());
+  EXPECT_EQ(status(a.c, ex.exchange_id, ex.token_a), expired);
+  EXPECT_EQ(status(b.c, ex.exchange_id, ex.token_b), expired);
+  EXPECT_TRUE(deliveries(a.c).empty());
+  EXPECT_TRUE(deliveries(b.c).empty());
+  EXPECT_EQ(queued(a.q), 0u);
+  EXPECT_EQ(queued(b.q), 0u);
+  EXPECT_EQ(metric(relay_->metrics_text(), "bc_relay_escrow_expired_total"), 1u);
+
+  // Past the retention period the relay forgets the exchange entirely.
+  tick(a, config.purge_interval_ms);
+  EXPECT_FALSE(stored(ex.exchange_id).has_value());
+  EXPECT_EQ(error_of(call(a.c, a.c.codec.escrow_status(ex.exchange_id, ex.token_a).value())),
+            RelayErrorCode::kNotFound);
+  EXPECT_EQ(metric(relay_->metrics_text(), "bc_relay_escrows"), 0u);
+}
+
+TEST_F(EscrowTest, TheWriterPurgesExpiredDepositsWithoutAnyRequest) {
+  RelayConfig config;
+  config.purge_interval_ms = 20;  // also the writer's real-time wake-up period
+  start_escrow(config);
+  Party a = party();
+  Party b = party();
+  const wire::EscrowOpened ex = opened(a, b, clock_.now_ms() + kHour);
+  ASSERT_TRUE(hash_of(put(a.c, ex.exchange_id, ex.token_a, envelope(0xA1))));
+  clock_.advance(2 * kHour);
+  // No request arrives; the writer's timed wake-up runs the purge. Await it (generous bound).
+  bool purged = false;
+  for (int i = 0; i < 3000 && !purged; ++i) {
+    std::optional<store::EscrowRecord> rec = stored(ex.exchange_id);
+    purged = rec && rec->phase == store::EscrowPhase::kExpired && !rec->deposit_a;
+    if (!purged) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(purged);
+}
+
+TEST_F(EscrowTest, CancelWithdrawsOnlyTheCallersDepositThenTheDeadlinePasses) {
+  start_escrow();
+  Party a = party();
+  Party b = party();
+  const std::int64_t deadline = clock_.now_ms() + kHour;
+  const wire::EscrowOpened ex = opened(a, b, deadline);
+  ASSERT_TRUE(hash_of(put(a.c, ex.exchange_id, ex.token_a, envelope(0xA1))));
+  EXPECT_TRUE(is_ok(cancel(a.c, ex.exchange_id, ex.token_a)));
+  EXPECT_EQ(status(a.c, ex.exchange_id, ex.token_a).own_deposited, false);
+  EXPECT_FALSE(stored(ex.exchange_id)->deposit_a.has_value());
+  EXPECT_TRUE(is_ok(cancel(a.c, ex.exchange_id, ex.token_a)));  // nothing left: still Ok
+
+  // B's deposit now finds nothing to be released against.
+  ASSERT_TRUE(hash_of(put(b.c, ex.exchange_id, ex.token_b, envelope(0xB1))));
+  EXPECT_EQ(status(b.c, ex.exchange_id, ex.token_b),
+            (wire::EscrowState{wire::EscrowPhase::kOpen, true, std::nullopt}));
+  EXPECT_TRUE(deliveries(a.c).empty());
+  EXPECT_TRUE(deliveries(b.c).empty());
+
+  clock_.set(deadline);
+  EXPECT_EQ(error_of(cancel(b.c, ex.exchange_id, ex.token_b)), RelayErrorCode::kEscrowClosed);
+  tick(a, RelayConfig{}.purge_interval_ms);
+  EXPECT_EQ(status(a.c, ex.exchange_id, ex.token_a).phase, wire::EscrowPhase::kExpired);
+  EXPECT_EQ(status(b.c, ex.exchange_id, ex.token_b),
+            (wire::EscrowState{wire::EscrowPhase::kExpired, false, std::nullopt}));
+  EXPECT_FALSE(stored(ex.exchange_id)->deposit_b.has_value());
+  EXPECT_TRUE(deliveries(a.c).empty());
+  EXPECT_TRUE(deliveries(b.c).empty());
+}
+
+TEST_F(EscrowTest, ACancelledSideMayDepositAgainAndTheNewDepositIsReleased) {
+  start_escrow();
+  Party a = party();
+  Party b = party();
+  const wire::EscrowOpened ex = opened(a, b, clock_.now_ms() + kHour);
+  ASSERT_TRUE(hash_of(put(a.c, ex.exchange_id, ex.token_a, envelope(0x01))));
+  EXPECT_TRUE(is_ok(cancel(a.c, ex.exchange_id, ex.token_a)));
+  ASSERT_TRUE(hash_of(put(a.c, ex.exchange_id, ex.token_a, envelope(0x02))));
+  ASSERT_TRUE(hash_of(put(b.c, ex.exchange_id, ex.token_b, envelope(0x03))));
+  std::vector<wire::Delivery> to_b = deliveries(b.c);
+  ASSERT_EQ(to_b.size(), 1u);
+  EXPECT_EQ(to_b[0].envelope, envelope(0x02));
+}
+
+TEST_F(EscrowTest, ADuplicateDepositIsRefusedAndTheFirstOneCounts) {
+  start_escrow();
+  Party a = party();
+  Party b = party();
+  const wire::EscrowOpened ex = opened(a, b, clock_.now_ms() + kHour);
+  ASSERT_TRUE(hash_of(put(a.c, ex.exchange_id, ex.token_a, envelope(0x01))));
+  EXPECT_EQ(error_of(put(a.c, ex.exchange_id, ex.token_a, envelope(0x02))),
+            RelayErrorCode::kEscrowDuplicate);
+  EXPECT_EQ(stored(ex.exchange_id)->deposit_a, envelope(0x01));
+  ASSERT_TRUE(hash_of(put(b.c, ex.exchange_id, ex.token_b, envelope(0x03))));
+  std::vector<wire::Delivery> to_b = deliveries(b.c);
+  ASSERT_EQ(to_b.size(), 1u);
+  EXPECT_EQ(to_b[0].envelope, envelope(0x01));
+}
+
+TEST_F(EscrowTest, AThirdPartyWithTheExchangeIdButNoTokenLearnsNothing) {
+  start_escrow();
+  Party a = party();
+  Party b = party();
+  Client eve = connect();
+  const wire::EscrowOpened ex = opened(a, b, clock_.now_ms() + kHour);
+  ASSERT_TRUE(hash_of(put(a.c, ex.exchange_id, ex.token_a, envelope(0xA1))));
+
+  wire::EscrowToken guess{};
+  guess.fill(0x5E);
+  wire::ExchangeId unknown = ex.exchange_id;
+  unknown[0] ^= 1;
+  // A wrong token and an unknown exchange get the very same answer, for every request.
+  for (const wire::ExchangeId& id : {ex.exchange_id, unknown}) {
+    EXPECT_EQ(error_of(put(eve, id, guess, envelope(0xEE))), RelayErrorCode::kNotFound);
+    EXPECT_EQ(error_of(cancel(eve, id, guess)), RelayErrorCode::kNotFound);
+    EXPECT_EQ(error_of(call(eve, eve.codec.escrow_status(id, guess).value())),
+              RelayErrorCode::kNotFound);
+  }
+  // Nor does the opener's token work on another exchange id.
+  EXPECT_EQ(error_of(put(a.c, unknown, ex.token_a, envelope(0xA2))), RelayErrorCode::kNotFound);
+  // Eve's attempts changed nothing: B's deposit releases A's, and only A's.
+  EXPECT_EQ(stored(ex.exchange_id)->deposit_b, std::nullopt);
+  ASSERT_TRUE(hash_of(put(b.c, ex.exchange_id, ex.token_b, envelope(0xB1))));
+  std::vector<wire::Delivery> to_b = deliveries(b.c);
+  ASSERT_EQ(to_b.size(), 1u);
+  EXPECT_EQ(to_b[0].envelope, envelope(0xA1));
+}
+
+TEST_F(EscrowTest, TokensAreStoredOnlyAsHashes) {
+  start_escrow();
+  Party a = party();
+  Party b = party();
+  const wire::EscrowOpened ex = opened(a, b, clock_.now_ms() + kHour);
+  const std::optional<store::EscrowRecord> rec = stored(ex.exchange_id);
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_EQ(rec->token_hash_a, crypto::sha256(ex.token_a));
+  EXPECT_EQ(rec->token_hash_b, crypto::sha256(ex.token_b));
+  EXPECT_NE(ex.token_a, ex.token_b);
+  EXPECT_EQ(rec->queue_a, a.q.sender_id);
+  EXPECT_EQ(rec->queue_b, b.q.sender_id);
+}
+
+TEST_F(EscrowTest, OpenChecksTheDeadlineTheQueuesAndTheRelayWideCap) {
+  RelayConfig config;
+  config.escrow_max_deadline_ms = 10 * kHour;
+  config.max_escrows = 2;
+  start_escrow(config);
+  Party a = party();
+  Party b = party();
+  const std::int64_t now = clock_.now_ms();
+  EXPECT_EQ(error_of(open(a, b, now)), RelayErrorCode::kEscrowBadDeadline);
+  EXPECT_EQ(error_of(open(a, b, now - 1)), RelayErrorCode::kEscrowBadDeadline);
+  EXPECT_EQ(error_of(open(a, b, now + 10 * kHour + 1)), RelayErrorCode::kEscrowBadDeadline);
+  EXPECT_EQ(error_of(open(a, a, now + kHour)), RelayErrorCode::kEscrowSameQueue);
+  Party gone = party();
+  gone.q.sender_id[0] ^= 1;  // no such queue
+  EXPECT_EQ(error_of(open(a, gone, now + kHour)), RelayErrorCode::kNotFound);
+  EXPECT_EQ(error_of(open(gone, b, now + kHour)), RelayErrorCode::kNotFound);
+  (void)opened(a, b, now + 10 * kHour);  // exactly the cap is fine
+  (void)opened(b, a, now + kHour);
+  EXPECT_EQ(error_of(open(a, b, now + kHour)), RelayErrorCode::kRelayFull);
+}
+
+TEST_F(EscrowTest, AnEscrowEnvelopeOfANonBucketSizeClosesTheConnection) {
+  start_escrow();
+  Party a = party();
+  Party b = party();
+  const wire::EscrowOpened ex = opened(a, b, clock_.now_ms() + kHour);
+  Bytes odd = {wire::kRelayProtocolVersion, 0x11, 0, 0, 0, 9};
+  append(odd, ex.exchange_id);
+  append(odd, ex.token_a);
+  append(odd, Bytes{0, 0, 0x01, 0x2C});
+  append(odd, Bytes(300, 0));
+  relay_->on_frame(a.c.id, odd);
+  relay_->flush();
+  EXPECT_TRUE(outbox_.closed(a.c.id));
+  EXPECT_EQ(error_of(outbox_.take(a.c.id).at(0)), RelayErrorCode::kBadEnvelopeSize);
+  EXPECT_FALSE(stored(ex.exchange_id)->deposit_a.has_value());
+}
+
+TEST_F(EscrowTest, AFullDestinationQueueRefusesTheSecondDepositAndChangesNothing) {
+  RelayConfig config;
+  config.queue_max_messages = 1;
+  start_escrow(config);
+  Party a = party();
+  Party b = party();
+  const wire::EscrowOpened ex = opened(a, b, clock_.now_ms() + kHour);
+  ASSERT_TRUE(hash_of(put(a.c, ex.exchange_id, ex.token_a, envelope(0xA1))));
+  (void)deposit(a.c, b.q.sender_id, envelope(0x99));  // B's queue is now full
+  EXPECT_EQ(deliveries(b.c).size(), 1u);
+  EXPECT_EQ(error_of(put(b.c, ex.exchange_id, ex.token_b, envelope(0xB1))),
+            RelayErrorCode::kQueueFull);
+  // Neither leg went through: A's queue is empty and both sides are where they were.
+  EXPECT_EQ(queued(a.q), 0u);
+  EXPECT_EQ(queued(b.q), 1u);
+  EXPECT_TRUE(deliveries(a.c).empty());
+  EXPECT_EQ(status(a.c, ex.exchange_id, ex.token_a).own_deposited, true);
+  EXPECT_EQ(status(b.c, ex.exchange_id, ex.token_b).own_deposited, false);
+  // Once B's queue has room, B's retry releases both.
+  EXPECT_TRUE(is_ok(ack(b.c, b.q, 1)));
+  ASSERT_TRUE(hash_of(put(b.c, ex.exchange_id, ex.token_b, envelope(0xB1))));
+  EXPECT_EQ(deliveries(a.c).size(), 1u);
+  EXPECT_EQ(deliveries(b.c).size(), 1u);
+}
+
+// FailingCommitStore runs each write's callback, then, when told to, fails the commit: the
+// transaction rolls back as after a full disk.
+class FailingCommitStore final : public store::RelayStore {
+ public:
+  FailingCommitStore(std::unique_ptr<store::RelayStore> inner, std::atomic<bool>& failing)
+      : inner_(std::move(inner)), failing_(failing) {}
+  Result<void> write(store::Durability d, const TxnFn& fn) override {
+    return inner_->write(d, [&](store::RelayStoreTxn& t) -> Result<void> {
+      BC_TRY(fn(t));
+      if (failing_.load()) return fail(Errc::kUnavailable, "commit failed (simulated)");
+      return ok();
+    });
+  }
+  Result<void> read(const TxnFn& fn) override { return inner_->read(fn); }
+  Result<store::RelayStoreStats> stats() override { return inner_->stats(); }
+
+ private:
+  std::unique_ptr<store::RelayStore> inner_;
+  std::atomic<bool>& failing_;
+};
+
+TEST_F(EscrowTest, AReleaseWhoseTransactionFailsLeavesNothingHalfDone) {
+  std::atomic<bool> failing{false};
+  start_escrow(RelayConfig{},
+               std::make_unique<FailingCommitStore>(store::make_memory_relay_store(), failing));
+  Party a = party();
+  Party b = party();
+  const wire::EscrowOpened ex = opened(a, b, clock_.now_ms() + kHour);
+  ASSERT_TRUE(hash_of(put(a.c, ex.exchange_id, ex.token_a, envelope(0xA1))));
+  failing = true;
+  EXPECT_EQ(error_of(put(b.c, ex.exchange_id, ex.token_b, envelope(0xB1))),
+            RelayErrorCode::kStorageUnavailable);
+  failing = false;
+  EXPECT_TRUE(deliveries(a.c).empty());
+  EXPECT_TRUE(deliveries(b.c).empty());
+  EXPECT_EQ(queued(a.q), 0u);
+  EXPECT_EQ(queued(b.q), 0u);
+  const std::optional<store::EscrowRecord> rec = stored(ex.exchange_id);
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_EQ(rec->phase, store::EscrowPhase::kOpen);
+  EXPECT_EQ(rec->deposit_a, envelope(0xA1));
+  EXPECT_FALSE(rec->deposit_b.has_value());
+  EXPECT_FALSE(rec->certificate.has_value());
+  EXPECT_EQ(metric(relay_->metrics_text(), "bc_relay_escrow_releases_total"), 0u);
+  // The retry releases both, exactly once.
+  ASSERT_TRUE(hash_of(put(b.c, ex.exchange_id, ex.token_b, envelope(0xB1))));
+  EXPECT_EQ(deliveries(a.c).size(), 1u);
+  EXPECT_EQ(deliveries(b.c).size(), 1u);
+  EXPECT_EQ(metric(relay_->metrics_text(), "bc_relay_escrow_releases_total"), 1u);
+}
+
+TEST_F(EscrowTest, ARestartBetweenTheDepositsLosesNothingAndReleasesNothingEarly) {
+  std::string tmpl = (fs::temp_directory_path() / "bc-relay-escrow-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  const fs::path dir = tmpl;
+  const fs::path file = dir / store::kRelayDbFileName;
+  std::optional<Party> a, b;
+  wire::EscrowOpened ex;
+  {
+    auto s = store::open_sqlite_store(file);
+    ASSERT_TRUE(s.has_value()) << s.error().message();
+    start_escrow(RelayConfig{}, std::move(s).value());
+    a.emplace(party());
+    b.emplace(party());
+    ex = opened(*a, *b, clock_.now_ms() + kHour);
+    ASSERT_TRUE(hash_of(put(a->c, ex.exchange_id, ex.token_a, envelope(0xA1, 4096))));
+    relay_.reset();
+  }
+  // Neither token is in the database files; only their hashes are.
+  for (const char* suffix : {"", "-wal"}) {
+    std::ifstream in(file.string() + suffix, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const wire::EscrowToken& t : {ex.token_a, ex.token_b}) {
+      EXPECT_EQ(bytes.find(std::string(t.begin(), t.end())), std::string::npos) << suffix;
+    }
+  }
+  auto s = store::open_sqlite_store(file);
+  ASSERT_TRUE(s.has_value()) << s.error().message();
+  start_escrow(RelayConfig{}, std::move(s).value());
+  EXPECT_EQ(metric(relay_->metrics_text(), "bc_relay_escrows"), 1u);
+  Client ca = connect();
+  Client cb = connect();
+  EXPECT_TRUE(is_ok(subscribe(ca, a->q)));
+  EXPECT_TRUE(is_ok(subscribe(cb, b->q)));
+  EXPECT_TRUE(deliveries(ca).empty());  // nothing released early
+  EXPECT_TRUE(deliveries(cb).empty());
+  EXPECT_EQ(status(ca, ex.exchange_id, ex.token_a),
+            (wire::EscrowState{wire::EscrowPhase::kOpen, true, std::nullopt}));
+  EXPECT_EQ(status(cb, ex.exchange_id, ex.token_b),
+            (wire::EscrowState{wire::EscrowPhase::kOpen, false, std::nullopt}));
+  ASSERT_TRUE(hash_of(put(cb, ex.exchange_id, ex.token_b, envelope(0xB1))));
+  std::vector<wire::Delivery> to_b = deliveries(cb);
+  ASSERT_EQ(to_b.size(), 1u);
+  EXPECT_EQ(to_b[0].envelope, envelope(0xA1, 4096));  // A's deposit survived the restart
+  std::vector<wire::Delivery> to_a = deliveries(ca);
+  ASSERT_EQ(to_a.size(), 1u);
+  EXPECT_EQ(to_a[0].envelope, envelope(0xB1));
+  relay_.reset();
+  std::error_code ec;
+  fs::remove_all(dir, ec);
 }
 
 TEST(RelayConfigTest, RejectsZeroLimits) {
