@@ -1,8 +1,8 @@
 // libFuzzer target: RelayService::on_frame over an in-memory store. The input is a script of
 // frames ([u16 length][bytes]...) sent by two connections; the harness answers the handshake,
-// and rewrites queue ids and subscription signatures so the fuzzer reaches the deep paths. Every
-// frame the relay sends must decode, every delivery must carry the relay's valid receipt, and
-// nothing may crash or hang.
+// and rewrites queue ids, escrow exchange ids and tokens and subscription signatures so the fuzzer
+// reaches the deep paths. Every frame the relay sends must decode, every delivery (escrow releases
+// included) must carry the relay's valid receipt, and nothing may crash or hang.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -39,6 +39,7 @@ class CheckingOutbox final : public relay::Outbox {
         if (!protocol::verify_receipt(relay_key, receipt)) std::abort();  // a bad receipt
       }
     }
+    if (auto* e = std::get_if<wire::EscrowOpened>(&decoded->message)) escrows.push_back(*e);
   }
   void close(relay::ConnectionId) override {}
 
@@ -46,6 +47,7 @@ class CheckingOutbox final : public relay::Outbox {
   crypto::Ed25519PublicKey relay_key;
   std::map<relay::ConnectionId, wire::Challenge> challenges;
   std::vector<wire::QueueCreated> queues;
+  std::vector<wire::EscrowOpened> escrows;
 };
 
 // rewrite points a frame's queue id at a known queue and re-signs subscriptions, when the
@@ -79,6 +81,18 @@ Bytes rewrite(ByteView raw, CheckingOutbox& outbox, relay::ConnectionId connecti
         } else if constexpr (std::is_same_v<T, wire::Ack> || std::is_same_v<T, wire::DeleteQueue> ||
                              std::is_same_v<T, wire::PublishBundle>) {
           pick(m.recipient_id, false);
+        } else if constexpr (std::is_same_v<T, wire::EscrowOpen>) {
+          pick(m.queue_a, true);
+          pick(m.queue_b, true);
+        } else if constexpr (std::is_same_v<T, wire::EscrowDeposit> ||
+                             std::is_same_v<T, wire::EscrowCancel> ||
+                             std::is_same_v<T, wire::EscrowStatus>) {
+          // An exchange id below 0x80 names a known exchange; the token byte picks a side.
+          if (!outbox.escrows.empty() && m.exchange_id[0] < 0x80) {
+            const auto& e = outbox.escrows[m.exchange_id[1] % outbox.escrows.size()];
+            m.exchange_id = e.exchange_id;
+            if (m.token[0] < 0x80) m.token = (m.token[1] & 1) != 0 ? e.token_b : e.token_a;
+          }
         }
       },
       f->message);

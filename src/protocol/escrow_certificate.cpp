@@ -39,17 +39,23 @@ Result<void> check_times(const ReleaseCertificate& cert) {
   return ok();
 }
 
+// append_fields appends the signed fields in their one order, shared by the signed bytes and the
+// encoding.
+void append_fields(Bytes& out, const ReleaseCertificate& cert) {
+  append(out, cert.exchange_id);
+  put_i64(out, cert.deadline_ms);
+  append(out, cert.hash_a);
+  append(out, cert.hash_b);
+  put_i64(out, cert.release_time_ms);
+}
+
 }  // namespace
 
 Bytes release_certificate_message(const ReleaseCertificate& cert) {
   Bytes out;
   out.reserve(kReleaseMessageSize);
   append(out, as_bytes(kEscrowReleaseDomain));
-  append(out, cert.exchange_id);
-  put_i64(out, cert.deadline_ms);
-  append(out, cert.hash_a);
-  append(out, cert.hash_b);
-  put_i64(out, cert.release_time_ms);
+  append_fields(out, cert);
   return out;
 }
 
@@ -65,11 +71,7 @@ Result<Bytes> encode_release_certificate(const ReleaseCertificate& cert) {
   Bytes out;
   out.reserve(kReleaseCertificateSize);
   out.push_back(kReleaseCertificateVersion);
-  append(out, cert.exchange_id);
-  put_i64(out, cert.deadline_ms);
-  append(out, cert.hash_a);
-  append(out, cert.hash_b);
-  put_i64(out, cert.release_time_ms);
+  append_fields(out, cert);
   append(out, cert.signature);
   return out;
 }

@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "core/result.hpp"
@@ -67,6 +68,21 @@ class EscrowService {
                                              std::int64_t now_ms);
   [[nodiscard]] Result<EscrowOutcome> status(store::RelayStoreTxn& txn, const wire::EscrowStatus& m,
                                              std::int64_t now_ms);
+  // handle dispatches any of the four requests to the method above.
+  template <typename Request>
+  [[nodiscard]] Result<EscrowOutcome> handle(store::RelayStoreTxn& txn, const Request& m,
+                                             std::int64_t now_ms) {
+    if constexpr (std::is_same_v<Request, wire::EscrowOpen>) {
+      return open(txn, m, now_ms);
+    } else if constexpr (std::is_same_v<Request, wire::EscrowDeposit>) {
+      return deposit(txn, m, now_ms);
+    } else if constexpr (std::is_same_v<Request, wire::EscrowCancel>) {
+      return cancel(txn, m, now_ms);
+    } else {
+      static_assert(std::is_same_v<Request, wire::EscrowStatus>);
+      return status(txn, m, now_ms);
+    }
+  }
   // purge expires every open exchange whose deadline has passed (its deposits are deleted) and
   // forgets terminal records older than the retention period (run at the relay's purge tick).
   [[nodiscard]] Result<void> purge(store::RelayStoreTxn& txn, std::int64_t now_ms);

@@ -144,6 +144,8 @@ bool needs_durable_commit(const wire::RelayMessage& m) {
 
 wire::ErrorReply error_reply(RelayErrorCode code) { return wire::ErrorReply{code}; }
 
+constexpr std::int64_t kHourMs = 60LL * 60 * 1000;
+
 class RelayServiceImpl final : public RelayCore {
  public:
   RelayServiceImpl(const RelayConfig& config, crypto::Ed25519KeyPair signing_key,
@@ -356,9 +358,11 @@ class RelayServiceImpl final : public RelayCore {
       std::vector<Op> batch;
       {
         std::unique_lock lock(mu_);
-        // Wake at least once per purge interval, so that expired envelopes and escrow deposits
-        // are deleted on time even when no request arrives.
-        work_cv_.wait_for(lock, std::chrono::milliseconds(config_.purge_interval_ms),
+        // Wake at least once per purge interval (at most an hour, so that a huge configured
+        // interval cannot overflow the wait), so that expired envelopes and escrow deposits are
+        // deleted on time even when no request arrives.
+        const std::int64_t wake_ms = std::min<std::int64_t>(config_.purge_interval_ms, kHourMs);
+        work_cv_.wait_for(lock, std::chrono::milliseconds(wake_ms),
                           [&] { return !pending_.empty() || stopping_; });
         if (pending_.empty() && stopping_) break;
         const std::size_t n = std::min(pending_.size(), config_.max_batch);
@@ -551,19 +555,13 @@ class RelayServiceImpl final : public RelayCore {
               }
               out.reply = wire::BundleReply{std::move(b->identity_key), std::move(b->signed_prekey),
                                             std::move(b->one_time_prekey)};
-            } else if constexpr (std::is_same_v<T, wire::EscrowOpen>) {
-              BC_ASSIGN_OR_RETURN(EscrowOutcome e, escrow_.open(txn, m, now));
-              out.reply = std::move(e.reply);
-            } else if constexpr (std::is_same_v<T, wire::EscrowDeposit>) {
-              BC_ASSIGN_OR_RETURN(EscrowOutcome e, escrow_.deposit(txn, m, now));
+            } else if constexpr (std::is_same_v<T, wire::EscrowOpen> ||
+                                 std::is_same_v<T, wire::EscrowDeposit> ||
+                                 std::is_same_v<T, wire::EscrowCancel> ||
+                                 std::is_same_v<T, wire::EscrowStatus>) {
+              BC_ASSIGN_OR_RETURN(EscrowOutcome e, escrow_.handle(txn, m, now));
               out.reply = std::move(e.reply);
               if (!e.released.empty()) out.effect = EscrowReleasedEffect{std::move(e.released)};
-            } else if constexpr (std::is_same_v<T, wire::EscrowCancel>) {
-              BC_ASSIGN_OR_RETURN(EscrowOutcome e, escrow_.cancel(txn, m, now));
-              out.reply = std::move(e.reply);
-            } else if constexpr (std::is_same_v<T, wire::EscrowStatus>) {
-              BC_ASSIGN_OR_RETURN(EscrowOutcome e, escrow_.status(txn, m, now));
-              out.reply = std::move(e.reply);
             } else {
               // Hello is answered on the transport thread; replies never reach here.
               out.reply = error_reply(RelayErrorCode::kInternal);
