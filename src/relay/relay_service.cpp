@@ -561,6 +561,13 @@ class RelayServiceImpl final : public RelayCore {
                                  std::is_same_v<T, wire::EscrowStatus>) {
               BC_ASSIGN_OR_RETURN(EscrowOutcome e, escrow_.handle(txn, m, now));
               out.reply = std::move(e.reply);
+              // A released envelope gets its receipt exactly as a deposit does.
+              for (EscrowRelease& r : e.released) {
+                r.receipt_signature =
+                    make_receipt(r.sender_id, r.body, r.message_id, r.received_ms).signature;
+                BC_TRY(
+                    txn.set_receipt_signature(r.recipient_id, r.message_id, r.receipt_signature));
+              }
               if (!e.released.empty()) out.effect = EscrowReleasedEffect{std::move(e.released)};
             } else {
               // Hello is answered on the transport thread; replies never reach here.
@@ -739,7 +746,8 @@ class RelayServiceImpl final : public RelayCore {
             // subscribed owner within its window, or left for the next refill.
             for (const EscrowRelease& r : e.released) {
               apply_effect(connection,
-                           DepositedEffect{r.recipient_id, r.message_id, r.received_ms, &r.body},
+                           DepositedEffect{r.recipient_id, r.message_id, r.received_ms, &r.body,
+                                           r.receipt_signature},
                            refill);
             }
           }
