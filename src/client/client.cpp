@@ -677,7 +677,11 @@ struct Client::Impl {
           deposited = fail(std::move(made).error());
         }
       }
-      if (deposited) deposited = l->deposit(o.queue, o.envelope);
+      if (deposited) {
+        // Only whether the relay took the envelope matters to the outbox.
+        auto receipt = l->deposit(o.queue, o.envelope);
+        if (!receipt) deposited = fail(std::move(receipt).error());
+      }
       if (!deposited) {
         if (deposited.error().code != Errc::kUnavailable) return deposited;
         unreachable.emplace(o.relay_url, std::move(deposited).error());
