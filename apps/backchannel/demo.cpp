@@ -130,6 +130,55 @@ Result<void> report_events(Demo& d, const std::string& who,
   return ok();
 }
 
+// escrow_scene: reciprocal no-first-strike assurances through the relay's escrow, neither side
+// showing its hand first (docs/assurances.md).
+Result<void> escrow_scene(Demo& d, Client& alpha, Client& bravo, const fs::path& dir) {
+  d.step("Neither wants to pledge first: alpha opens an escrowed exchange at the relay");
+  DEMO_TRY(opened, alpha.escrow_open("bravo", 10 * 60 * 1000));
+  const std::string id = opened.exchange_id;
+  d.say("alpha", "opened exchange " + id.substr(0, 12) +
+                     "... (deadline in 10 minutes) and told "
+                     "bravo inside their session");
+  DEMO_TRY(told, bravo.sync());
+  BC_TRY(report_events(d, "bravo", told));
+
+  d.step("Each deposits a binding assurance, sealed for the other; the relay holds ciphertext");
+  client::AssuranceTerms pledge;
+  pledge.statement = "We will not strike first.";
+  pledge.conditions = {"unless attacked first"};
+  pledge.binding = true;
+  DEMO_TRY(a_dep, alpha.escrow_deposit(id, pledge));
+  d.say("alpha", "deposited \"" + pledge.statement + "\" (signed), sha256 " +
+                     a_dep.own_deposit_sha256.substr(0, 16) + "...");
+  d.say("relay",
+        "holds alpha's deposit apart from every queue: a padded ciphertext it cannot "
+        "read, released to no one yet");
+  BC_TRY(show_relay(d, bravo, "bravo"));
+  DEMO_TRY(nothing, bravo.sync());
+  d.say("bravo", nothing.empty() ? "has received nothing of alpha's assurance"
+                                 : "(unexpected: something arrived before the release)");
+  client::AssuranceTerms answer = pledge;
+  answer.statement = "Nor will we strike first.";
+  DEMO_TRY(b_dep, bravo.escrow_deposit(id, answer));
+  d.say("bravo", "deposited \"" + answer.statement + "\" (signed), sha256 " +
+                     b_dep.own_deposit_sha256.substr(0, 16) + "...");
+
+  d.step("The second deposit releases both at once, with a signed release certificate");
+  BC_TRY(show_relay(d, alpha, "alpha"));
+  BC_TRY(show_relay(d, bravo, "bravo"));
+  DEMO_TRY(a_got, alpha.sync());
+  BC_TRY(report_events(d, "alpha", a_got));
+  DEMO_TRY(b_got, bravo.sync());
+  BC_TRY(report_events(d, "bravo", b_got));
+
+  d.step("Alpha keeps the certificate; anyone can check it offline");
+  const fs::path file = dir / "release.bcx";
+  BC_TRY(alpha.assure_export(id, file.string()));
+  DEMO_TRY(checked, Client::assure_verify(file.string()));
+  for (const auto& f : checked.findings) d.say("verify", f);
+  return ok();
+}
+
 Result<void> run(Demo& d, const fs::path& relay_binary, const fs::path& dir) {
   RelayProcess relay;
   d.step("The mediator starts a relay on loopback");
@@ -222,6 +271,8 @@ Result<void> run(Demo& d, const fs::path& relay_binary, const fs::path& dir) {
   d.say("mediator",
         "carried every message and read none: it holds no session with alpha and bravo's "
         "conversation");
+
+  BC_TRY(escrow_scene(d, *alpha, *bravo, dir));
 
   d.step("Done: the relay stops and the demo's files are removed");
   relay.stop();

@@ -1,6 +1,7 @@
 #include "client/assurance_book.hpp"
 
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -534,7 +535,15 @@ Result<void> AssuranceBook::after_sync(std::vector<Event>& events) {
 
 namespace {
 
-std::string relay_time(std::int64_t ms) { return std::to_string(ms) + " ms"; }
+// utc_time renders a timestamp (ms since the epoch) as UTC, to the second.
+std::string utc_time(std::int64_t ms) {
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return buf;
+}
 
 }  // namespace
 
@@ -620,7 +629,7 @@ Result<void> AssuranceBook::on_escrow_invitation(const std::string& alias,
   Event e =
       event(EventKind::kEscrow, alias,
             alias + " opened escrowed exchange " + id + " (deposit with `assure escrow deposit " +
-                id + "`; deadline " + relay_time(x.deadline_ms) + ")");
+                id + "`; deadline " + utc_time(x.deadline_ms) + ")");
   e.escrow = x.info();
   events.push_back(std::move(e));
   return ok();
@@ -823,7 +832,7 @@ Result<void> AssuranceBook::settle(Escrow& x, std::vector<Event>& events) {
   if (!moved && moved.error().code != Errc::kConflict) return fail(std::move(moved).error());
   Event e = event(EventKind::kEscrow, x.alias,
                   "escrowed exchange " + id + " with " + x.alias +
-                      " released both assurances at once (relay time " + relay_time(x.released_ms) +
+                      " released both assurances at once (at " + utc_time(x.released_ms) +
                       "); the certificate checks");
   e.escrow = x.info();
   events.push_back(std::move(e));
@@ -944,8 +953,8 @@ Result<VerifiedExport> verify_release(RecordReader& r) {
   x.state = "released";
   v.findings.push_back("the release certificate of exchange " + x.exchange_id +
                        " is signed by relay key " + v.relay_signing_key_hex + " (released at " +
-                       std::to_string(cert.release_time_ms) + " ms, deadline " +
-                       std::to_string(cert.deadline_ms) + " ms)");
+                       utc_time(cert.release_time_ms) + ", deadline " + utc_time(cert.deadline_ms) +
+                       ")");
   const auto& own = opener ? cert.hash_a : cert.hash_b;
   const auto& other = opener ? cert.hash_b : cert.hash_a;
   const auto own_hash = crypto::sha256(own_envelope);
@@ -1039,8 +1048,7 @@ Result<VerifiedExport> AssuranceBook::verify_file(const std::string& path) {
     }
     BC_TRY(protocol::verify_withdrawal(*w));
     v.assurance->state = "withdrawn";
-    v.findings.push_back("withdrawn by its issuer (signed) at " +
-                         std::to_string(w->withdrawn_at_ms) + " ms");
+    v.findings.push_back("withdrawn by its issuer (signed) at " + utc_time(w->withdrawn_at_ms));
   }
   return v;
 }

@@ -2,10 +2,12 @@
 // both sides, export and offline verification.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "backchannel/client.hpp"
 #include "core/clock.hpp"
@@ -227,6 +229,166 @@ TEST_F(AssuranceE2ETest, BadTermsAndUnknownIdsAreRefused) {
   auto none = alpha_->assurances();
   ASSERT_TRUE(none);
   EXPECT_TRUE(none->empty());  // nothing half-made was kept
+}
+
+// ---- escrowed exchanges ----
+
+// escrow_state syncs `c` and returns the state of exchange `id` as it sees it.
+std::string escrow_state(Client& c, const std::string& id) {
+  auto events = c.sync();
+  EXPECT_TRUE(events) << events.error().message();
+  auto list = c.escrows();
+  EXPECT_TRUE(list) << list.error().message();
+  for (const auto& x : *list) {
+    if (x.exchange_id == id) return x.state;
+  }
+  return "";
+}
+
+std::vector<AssuranceInfo> incoming(Client& c) {
+  std::vector<AssuranceInfo> out;
+  auto all = c.assurances();
+  EXPECT_TRUE(all) << all.error().message();
+  for (const auto& a : *all) {
+    if (!a.outgoing) out.push_back(a);
+  }
+  return out;
+}
+
+TEST_F(AssuranceE2ETest, EscrowReleasesBothAssurancesAtOnceWithACertificate) {
+  auto opened = alpha_->escrow_open("bravo", 10 * 60 * 1000);
+  ASSERT_TRUE(opened) << opened.error().message();
+  EXPECT_EQ(opened->role, "opener");
+  const std::string id = opened->exchange_id;
+  // Bravo learns that an exchange is open, and nothing of what alpha will deposit.
+  auto told = bravo_->sync();
+  ASSERT_TRUE(told) << told.error().message();
+  ASSERT_EQ(told->size(), 1U);
+  EXPECT_EQ((*told)[0].kind, EventKind::kEscrow);
+  ASSERT_TRUE((*told)[0].escrow);
+  EXPECT_EQ((*told)[0].escrow->exchange_id, id);
+  EXPECT_EQ((*told)[0].escrow->role, "counterparty");
+
+  AssuranceTerms first;
+  first.statement = "We will not strike unless attacked first.";
+  first.binding = true;
+  auto deposited = alpha_->escrow_deposit(id, first);
+  ASSERT_TRUE(deposited) << deposited.error().message();
+  EXPECT_EQ(deposited->state, "deposited");
+  EXPECT_EQ(deposited->own_deposit_sha256.size(), 64U);
+  // The relay holds it apart: nothing reaches bravo before bravo deposits.
+  EXPECT_EQ(escrow_state(*bravo_, id), "open");
+  EXPECT_TRUE(incoming(*bravo_).empty());
+  auto held = bravo_->held_by_relays();
+  ASSERT_TRUE(held) << held.error().message();
+  EXPECT_TRUE(held->empty());
+  EXPECT_EQ(alpha_->escrow_deposit(id, first).error().code, Errc::kConflict);  // one deposit
+
+  AssuranceTerms answer;
+  answer.statement = "Nor will we.";
+  answer.binding = true;
+  auto second = bravo_->escrow_deposit(id, answer);
+  ASSERT_TRUE(second) << second.error().message();
+
+  // Both now hold both, and the certificate, checked against both deposits.
+  for (Client* c : {alpha_.get(), bravo_.get()}) {
+    EXPECT_EQ(escrow_state(*c, id), "released");
+    auto list = c->escrows();
+    ASSERT_TRUE(list);
+    ASSERT_EQ(list->size(), 1U);
+    const EscrowInfo& x = (*list)[0];
+    EXPECT_GT(x.released_ms, 0);
+    EXPECT_TRUE(x.problem.empty()) << x.problem;
+    EXPECT_FALSE(x.own_assurance.empty());
+    EXPECT_FALSE(x.received_assurance.empty());
+    auto got = incoming(*c);
+    ASSERT_EQ(got.size(), 1U);
+    EXPECT_EQ(got[0].exchange_id, id);
+    EXPECT_EQ(got[0].statement, c == alpha_.get() ? answer.statement : first.statement);
+    auto own = c->assurance(x.own_assurance);
+    ASSERT_TRUE(own);
+    EXPECT_EQ(own->state, "delivered");
+    auto alerts = c->alerts("");
+    ASSERT_TRUE(alerts);
+    EXPECT_TRUE(alerts->empty());
+  }
+  // alpha's deposit hash (as alpha computed it) is the one bravo received.
+  auto a_list = alpha_->escrows();
+  auto b_list = bravo_->escrows();
+  EXPECT_EQ((*a_list)[0].own_deposit_sha256, (*b_list)[0].received_deposit_sha256);
+  EXPECT_EQ((*b_list)[0].own_deposit_sha256, (*a_list)[0].received_deposit_sha256);
+
+  // The certificate, exported with what checks it, verifies offline.
+  const fs::path out = file("release.bcx");
+  auto kind = alpha_->assure_export(id, out.string());
+  ASSERT_TRUE(kind) << kind.error().message();
+  EXPECT_EQ(*kind, "release");
+  auto v = Client::assure_verify(out.string());
+  ASSERT_TRUE(v) << v.error().message();
+  EXPECT_EQ(v->kind, "release");
+  EXPECT_FALSE(v->relay_fault);
+  EXPECT_EQ(v->relay_signing_key_hex, to_hex(relay_->signing_key()));
+  EXPECT_EQ(v->released.size(), 2U);
+  ASSERT_TRUE(v->escrow);
+  EXPECT_EQ(v->escrow->exchange_id, id);
+  EXPECT_EQ(alpha_->escrow_cancel(id).error().code, Errc::kConflict);  // released: too late
+}
+
+TEST_F(AssuranceE2ETest, EscrowExpiresOnBothSidesAndNeitherHoldsTheOthers) {
+  // The relay's clock decides the deadline; the clients' clock only proposes it.
+  clock_.set(SystemClock().now_ms());
+  auto opened = alpha_->escrow_open("bravo", 4000);
+  ASSERT_TRUE(opened) << opened.error().message();
+  const std::string id = opened->exchange_id;
+  AssuranceTerms terms;
+  terms.statement = "We will not strike unless attacked first.";
+  ASSERT_TRUE(alpha_->escrow_deposit(id, terms));
+  ASSERT_EQ(escrow_state(*bravo_, id), "open");  // bravo was told, and does not deposit
+  std::string a_state;
+  std::string b_state;
+  for (int i = 0; i < 120 && (a_state != "expired" || b_state != "expired"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    a_state = escrow_state(*alpha_, id);
+    b_state = escrow_state(*bravo_, id);
+  }
+  EXPECT_EQ(a_state, "expired");
+  EXPECT_EQ(b_state, "expired");
+  EXPECT_TRUE(incoming(*bravo_).empty());
+  EXPECT_TRUE(incoming(*alpha_).empty());
+  auto list = alpha_->escrows();
+  ASSERT_TRUE(list);
+  auto own = alpha_->assurance((*list)[0].own_assurance);
+  ASSERT_TRUE(own);
+  EXPECT_EQ(own->state, "expired");
+  EXPECT_EQ(bravo_->escrow_deposit(id, terms).error().code, Errc::kConflict);
+  EXPECT_EQ(alpha_->assure_export(id, file("none.bcx").string()).error().code, Errc::kConflict);
+}
+
+TEST_F(AssuranceE2ETest, EscrowCancelTakesTheDepositBackBeforeRelease) {
+  auto opened = alpha_->escrow_open("bravo", 10 * 60 * 1000);
+  ASSERT_TRUE(opened) << opened.error().message();
+  const std::string id = opened->exchange_id;
+  ASSERT_EQ(escrow_state(*bravo_, id), "open");
+  AssuranceTerms terms;
+  terms.statement = "We will not strike unless attacked first.";
+  auto mine = alpha_->escrow_deposit(id, terms);
+  ASSERT_TRUE(mine) << mine.error().message();
+  auto cancelled = alpha_->escrow_cancel(id);
+  ASSERT_TRUE(cancelled) << cancelled.error().message();
+  EXPECT_EQ(cancelled->state, "cancelled");
+  auto own = alpha_->assurance(mine->own_assurance);
+  ASSERT_TRUE(own);
+  EXPECT_EQ(own->state, "withdrawn");
+  EXPECT_EQ(alpha_->escrow_deposit(id, terms).error().code, Errc::kConflict);
+  // Bravo's deposit alone releases nothing: alpha's was withdrawn.
+  AssuranceTerms answer;
+  answer.statement = "Nor will we.";
+  auto second = bravo_->escrow_deposit(id, answer);
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(escrow_state(*bravo_, id), "deposited");
+  EXPECT_TRUE(incoming(*bravo_).empty());
+  EXPECT_EQ(escrow_state(*alpha_, id), "cancelled");
+  EXPECT_TRUE(incoming(*alpha_).empty());
 }
 
 }  // namespace

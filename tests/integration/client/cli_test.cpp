@@ -166,6 +166,16 @@ TEST_F(CliTest, DemoRunsEndToEndAndShowsOnlyCiphertextAtTheRelay) {
       << human.out;
   EXPECT_NE(human.out.find("received from bravo: \"Nor will we.\""), std::string::npos);
   EXPECT_NE(human.out.find("(the same 60 digits"), std::string::npos);
+  // The escrowed exchange: nothing before the second deposit, both at once after it, and a
+  // certificate that checks.
+  EXPECT_NE(human.out.find("has received nothing of alpha's assurance"), std::string::npos);
+  EXPECT_NE(human.out.find("(released from escrow): \"Nor will we strike first.\""),
+            std::string::npos);
+  EXPECT_NE(human.out.find("(released from escrow): \"We will not strike first.\""),
+            std::string::npos);
+  EXPECT_NE(human.out.find("released both assurances at once"), std::string::npos);
+  EXPECT_NE(human.out.find("the exporter's deposit is the one certified"), std::string::npos);
+  EXPECT_EQ(human.out.find("RELAY FAULT"), std::string::npos);
   // What the relay is shown to hold never includes a name or the text.
   std::istringstream lines(human.out);
   int relay_lines = 0;
