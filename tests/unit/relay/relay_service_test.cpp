@@ -932,7 +932,13 @@ TEST_F(EscrowTest, BothDepositsReleaseOnceIntoTheOtherQueueWithAVerifiableCertif
   EXPECT_EQ(to_a[0].relay_time_ms, release_time);
   EXPECT_EQ(to_b[0].recipient_id, b.q.recipient_id);
   EXPECT_EQ(to_b[0].envelope, env_a);
-  // Ordinary envelopes: acknowledged like any other.
+  // Ordinary envelopes: each carries the relay's receipt for its queue, as a deposit does, and is
+  // acknowledged like any other.
+  for (const auto& [d, q] : {std::pair{&to_a[0], &a.q}, std::pair{&to_b[0], &b.q}}) {
+    const protocol::Receipt receipt{q->sender_id, crypto::sha256(d->envelope), d->message_id,
+                                    d->relay_time_ms, d->signature};
+    EXPECT_TRUE(protocol::verify_receipt(signing_key_.public_key, receipt).has_value());
+  }
   EXPECT_TRUE(is_ok(ack(a.c, a.q, to_a[0].message_id)));
 
   const wire::EscrowState sa = status(a.c, ex.exchange_id, ex.token_a);
