@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -258,6 +259,31 @@ TEST_F(CliTest, AssurancesThroughTheCli) {
   const CliRun withdrawn = run("alpha", "--json assure withdraw " + id);
   EXPECT_EQ(parse(withdrawn)["assurance"]["state"], "withdrawn");
   EXPECT_EQ(run("alpha", "assure withdraw " + id).code, 2);
+}
+
+TEST_F(CliTest, RelayAddAcceptsASecondRelayAndRefusesAThird) {
+  start_relay();
+  ASSERT_EQ(run("a", "init --name alpha --kdf minimum").code, 0);
+  std::vector<std::unique_ptr<test::RelayProcess>> others;
+  for (int i = 0; i < 2; ++i) {
+    auto relay = test::RelayProcess::start(dir_->path() / ("other" + std::to_string(i)));
+    ASSERT_TRUE(relay) << relay.error().message();
+    others.push_back(std::move(relay).value());
+  }
+  auto add = [&](const test::RelayProcess& relay) {
+    return run("a", "relay add wss://127.0.0.1:" + std::to_string(relay.port()) +
+                        " --fingerprint " + to_hex(relay.fingerprint()));
+  };
+  ASSERT_EQ(add(*relay_).code, 0);
+  const CliRun second = add(*others[0]);
+  EXPECT_EQ(second.code, 0) << second.err;
+  const CliRun third = add(*others[1]);
+  EXPECT_EQ(third.code, 1);
+  EXPECT_NE(third.err.find("at most two relays"), std::string::npos) << third.err;
+  EXPECT_EQ(std::count(third.err.begin(), third.err.end(), '\n'), 1) << third.err;
+  const json list = parse(run("a", "--json relay list"));
+  ASSERT_EQ(list["relays"].size(), 2U);
+  EXPECT_EQ(list["relays"][0]["url"], url_);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // 2..5 are alpha's messages m1..m4 to bravo.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "backchannel/client.hpp"
@@ -77,6 +78,17 @@ class FaultsTest : public ::testing::Test {
     return out;
   }
 
+  // only_altered: exactly one "altered" alert, beside at most a "bad_receipt" (the relay's
+  // signature, where there is one, covers the envelope before the change).
+  static bool only_altered(const std::vector<std::string>& codes) {
+    const auto altered = std::count(codes.begin(), codes.end(), "altered");
+    const auto receipt = std::count(codes.begin(), codes.end(), "bad_receipt");
+    EXPECT_EQ(altered, 1) << ::testing::PrintToString(codes);
+    EXPECT_EQ(altered + receipt, static_cast<long>(codes.size()))
+        << ::testing::PrintToString(codes);
+    return altered == 1 && altered + receipt == static_cast<long>(codes.size());
+  }
+
   std::size_t count(EventKind kind) {
     return static_cast<std::size_t>(std::count_if(events_.begin(), events_.end(),
                                                   [&](const Event& e) { return e.kind == kind; }));
@@ -148,7 +160,7 @@ TEST_F(FaultsTest, TruncatedEnvelopeIsKeptAndReportedAndTheRestArrive) {
   EXPECT_EQ(received(), (std::vector<std::string>{"m1", "m3", "m4"}));
   EXPECT_EQ(count(EventKind::kUndecryptable), 1U);
   EXPECT_EQ(bravo_->history("alpha")->size(), kSent.size());  // the damaged one is kept too
-  EXPECT_EQ(alerts(), std::vector<std::string>{"altered"});
+  EXPECT_TRUE(only_altered(alerts()));
 }
 
 TEST_F(FaultsTest, AlteredEnvelopeIsKeptAndReportedAndTheRestArrive) {
@@ -156,7 +168,7 @@ TEST_F(FaultsTest, AlteredEnvelopeIsKeptAndReportedAndTheRestArrive) {
   sync();
   EXPECT_EQ(received(), (std::vector<std::string>{"m1", "m3", "m4"}));
   EXPECT_EQ(count(EventKind::kUndecryptable), 1U);
-  EXPECT_EQ(alerts(), std::vector<std::string>{"altered"});
+  EXPECT_TRUE(only_altered(alerts()));
 }
 
 TEST_F(FaultsTest, WithholdingKeepsWhatWasDelivered) {
