@@ -25,7 +25,9 @@ class AssuranceE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::make_unique<test::TempDir>("bc-assure-e2e");
-    auto relay = test::RelayProcess::start(dir_->path() / "relay");
+    auto relay = faults().empty()
+                     ? test::RelayProcess::start(dir_->path() / "relay")
+                     : test::RelayProcess::start_faulty(dir_->path() / "relay", faults());
     ASSERT_TRUE(relay) << relay.error().message();
     relay_ = std::move(relay).value();
     const std::string url = "wss://127.0.0.1:" + std::to_string(relay_->port());
@@ -43,6 +45,9 @@ class AssuranceE2ETest : public ::testing::Test {
     ASSERT_TRUE(bravo_->invite_accept(inv->code, std::string("alpha")));
     ASSERT_TRUE(alpha_->sync());
   }
+
+  // faults are the faulty relay's switches (none: the real relay).
+  virtual std::vector<std::string> faults() const { return {}; }
 
   // assurance_events syncs and returns the assurance events.
   static std::vector<Event> assurance_events(Client& c) {
@@ -389,6 +394,75 @@ TEST_F(AssuranceE2ETest, EscrowCancelTakesTheDepositBackBeforeRelease) {
   EXPECT_TRUE(incoming(*bravo_).empty());
   EXPECT_EQ(escrow_state(*alpha_, id), "cancelled");
   EXPECT_TRUE(incoming(*alpha_).empty());
+}
+
+// A relay that certifies a release and then withholds alpha's copy: deliveries 1 (the
+// invitation's acceptance, to alpha) and 2 (the escrow invitation, to bravo) and 3 (alpha's
+// deposit, released to bravo) go out; from 4 on (bravo's deposit, released to alpha) nothing does.
+class AssuranceWithholdingRelayTest : public AssuranceE2ETest {
+ protected:
+  std::vector<std::string> faults() const override { return {"withhold=4"}; }
+};
+
+TEST_F(AssuranceWithholdingRelayTest, TheCheatedSideHoldsTheCertificateAsProof) {
+  auto opened = alpha_->escrow_open("bravo", 10 * 60 * 1000);
+  ASSERT_TRUE(opened) << opened.error().message();
+  const std::string id = opened->exchange_id;
+  ASSERT_EQ(escrow_state(*bravo_, id), "open");
+  AssuranceTerms terms;
+  terms.statement = "We will not strike first.";
+  terms.binding = true;
+  ASSERT_TRUE(alpha_->escrow_deposit(id, terms));
+  terms.statement = "Nor will we.";
+  ASSERT_TRUE(bravo_->escrow_deposit(id, terms));
+  EXPECT_EQ(escrow_state(*bravo_, id), "released");
+  EXPECT_EQ(incoming(*bravo_).size(), 1U);
+
+  EXPECT_EQ(escrow_state(*alpha_, id), "disputed");
+  EXPECT_TRUE(incoming(*alpha_).empty());
+  auto alerts = alpha_->alerts("bravo");
+  ASSERT_TRUE(alerts) << alerts.error().message();
+  ASSERT_FALSE(alerts->empty());
+  EXPECT_EQ(alerts->back().code, "escrow_withheld");
+  auto list = alpha_->escrows();
+  ASSERT_TRUE(list);
+  EXPECT_NE((*list)[0].problem.find("did not deliver"), std::string::npos) << (*list)[0].problem;
+
+  // What alpha holds proves it: the relay's own signature over a release alpha never received.
+  const fs::path out = file("proof.bcx");
+  ASSERT_TRUE(alpha_->assure_export(id, out.string()));
+  auto v = Client::assure_verify(out.string());
+  ASSERT_TRUE(v) << v.error().message();
+  EXPECT_TRUE(v->relay_fault);
+  EXPECT_EQ(v->relay_signing_key_hex, to_hex(relay_->signing_key()));
+  bool named = false;
+  for (const auto& f : v->findings)
+    named = named || f.find("received no deposit") != std::string::npos;
+  EXPECT_TRUE(named);
+  // A forged certificate (one byte of it changed) is no proof of anything. The export holds
+  // "BCX", version, kind, then the relay URL, the relay key and the certificate, each after a
+  // u32 length (docs/assurances.md).
+  const std::string text = read(out);
+  const auto begin = text.find('\n') + 1;
+  std::string b64;
+  for (const char ch : text.substr(begin, text.find("-----END") - begin)) {
+    if (ch != '\n') b64 += ch;
+  }
+  auto content = from_base64url(b64);
+  ASSERT_TRUE(content);
+  const std::string url = "wss://127.0.0.1:" + std::to_string(relay_->port());
+  const std::size_t cert_at = 5 + 4 + url.size() + 4 + 32 + 4;
+  ASSERT_EQ(std::string(content->begin() + 9, content->begin() + 9 + url.size()), url);
+  for (const std::size_t offset : {std::size_t{1}, std::size_t{40}, std::size_t{100}}) {
+    Bytes forged = *content;
+    forged[cert_at + offset] ^= 0x01;
+    std::string armored = "-----BEGIN BACKCHANNEL EXPORT-----\n" + to_base64url(forged) +
+                          "\n-----END BACKCHANNEL EXPORT-----\n";
+    std::ofstream(file("forged.bcx"), std::ios::trunc) << armored;
+    auto f = Client::assure_verify(file("forged.bcx").string());
+    ASSERT_FALSE(f) << "certificate byte " << offset;
+    EXPECT_EQ(f.error().code, Errc::kAuthFailed) << f.error().message();
+  }
 }
 
 }  // namespace
