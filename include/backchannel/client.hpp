@@ -132,8 +132,8 @@ struct VerifiedExport {
   std::vector<AssuranceInfo> released;     // kind "release": the assurances it carries
   std::optional<EscrowInfo> escrow;        // kind "release"
   std::string relay_signing_key_hex;       // kind "release": the key the certificate checks with
-  bool relay_fault = false;  // kind "release": the file proves the relay released unfairly
-  std::vector<std::string> findings;       // one line per check made
+  bool relay_fault = false;           // kind "release": the file proves the relay released unfairly
+  std::vector<std::string> findings;  // one line per check made
 };
 
 // EventKind is what sync/watch reports.
