@@ -35,6 +35,11 @@ struct ClientOptions {
   std::int64_t relay_grace_ms = 2LL * 60 * 1000;
   // invitation_validity_ms: how long an invitation code works (default 7 days).
   std::int64_t invitation_validity_ms = 7LL * 24 * 60 * 60 * 1000;
+  // heartbeat_interval_ms: when non-zero, sync and watch send a heartbeat (an empty message that
+  // shows in no history) to each contact nothing was sent to for this long, so that a relay
+  // withholding everything is noticed ("silent"). 0 (the default) uses the home's setting
+  // (set_heartbeat_interval), which is off unless set.
+  std::uint32_t heartbeat_interval_ms = 0;
 };
 
 // ContactInfo describes one contact.
@@ -296,6 +301,11 @@ class Client {
 
   // history returns a contact's conversation, oldest first.
   [[nodiscard]] Result<std::vector<MessageInfo>> history(const std::string& alias);
+
+  // set_heartbeat_interval records this home's heartbeat interval (0: off); heartbeat_interval
+  // gives the one in effect (ClientOptions first).
+  [[nodiscard]] Result<void> set_heartbeat_interval(std::uint32_t interval_ms);
+  [[nodiscard]] Result<std::uint32_t> heartbeat_interval();
 
   // alerts returns the alerts raised about a contact's conversation, oldest first (every
   // contact's when alias is empty). kNotFound for an unknown alias.

@@ -16,6 +16,7 @@
 #include "client/record.hpp"
 #include "client/relay_link.hpp"
 #include "client/relay_routes.hpp"
+#include "client/transcript_log.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/random.hpp"
@@ -48,6 +49,7 @@ constexpr std::string_view kMessages = "messages";
 constexpr std::string_view kOutbox = "outbox";
 constexpr std::string_view kSeen = "seen";
 constexpr std::string_view kIntros = "intros";
+constexpr std::string_view kConfig = "config";
 
 enum class QueuePurpose : std::uint8_t { kInvitation = 1, kContact = 2 };
 
@@ -436,6 +438,17 @@ struct Client::Impl {
     return out;
   }
 
+  // heartbeat_interval: the options' interval, else the one `backchannel config heartbeat` set.
+  Result<std::uint32_t> heartbeat_interval() {
+    if (options.heartbeat_interval_ms != 0) return options.heartbeat_interval_ms;
+    BC_ASSIGN_OR_RETURN(auto raw, db->get(kConfig, "heartbeat_interval_ms"));
+    if (!raw) return std::uint32_t{0};
+    RecordReader r(*raw);
+    const std::uint32_t ms = r.u32();
+    BC_TRY(r.finish("heartbeat setting"));
+    return ms;
+  }
+
   Result<SelfRecord> self() {
     return require<SelfRecord>(kSelf, "identity", "no identity in this home");
   }
@@ -618,12 +631,14 @@ struct Client::Impl {
     p.message_id = fresh_message_id();
     p.sent_at_ms = now();
     p.body = to_bytes(body);
+    BC_ASSIGN_OR_RETURN(const std::string chain_key, stamp_outgoing(*db, c.alias, p, now()));
     BC_ASSIGN_OR_RETURN(Bytes plain, p.encode());
     auto ct = protocol::encrypt(session, plain);
     secure_zero(plain.data(), plain.size());
     if (!ct) return fail(std::move(ct).error());
     BC_ASSIGN_OR_RETURN(Bytes envelope, protocol::pad_envelope(static_cast<std::uint8_t>(ct->type),
                                                                ct->serialized));
+    BC_TRY(note_envelope(*db, chain_key, envelope));
     const SecretBytes serialized = session.serialize();
     c.session = to_bytes(serialized.expose());
     BC_TRY(save(kContacts, c.alias, c));
@@ -789,6 +804,12 @@ struct Client::Impl {
   // assurance_book gives the assurances over this client (src/client/assurance_book.hpp).
   AssuranceBook assurance_book();
   std::unique_ptr<AssuranceHost> assurance_host;
+  Result<void> mark_acked(const std::string& relay_url, const wire::Delivery& d);
+  Result<std::vector<AlertInfo>> check_transcript(const std::string& alias,
+                                                  const protocol::Payload& p,
+                                                  const wire::Delivery& d);
+  Result<void> send_heartbeats();
+  Result<void> check_silences(std::vector<Event>& events);
   Result<void> handle_payload(ContactRecord& c, const protocol::Payload& p,
                               std::vector<Event>& events);
   Result<void> on_invitation_accept(const QueueRecord& q, InvitationRecord& inv,
@@ -1112,13 +1133,29 @@ Result<void> Client::Impl::handle_payload(ContactRecord& c, const protocol::Payl
 // had not acknowledged (a connection lost before the ack): harmless. Under a new number on the
 // same relay it was deposited again: a replay. From another relay it is the second copy of a
 // message sent through two relays.
+// Once acknowledged, the relay has deleted it: the same number again is a replay as well.
 namespace {
-Bytes seen_envelope_value(const std::string& relay_url, std::uint64_t relay_seq) {
+Bytes seen_envelope_value(const std::string& relay_url, std::uint64_t relay_seq, bool acked) {
   RecordWriter w;
-  w.str(relay_url).u64(relay_seq);
+  w.str(relay_url).u64(relay_seq).boolean(acked);
   return w.take();
 }
 }  // namespace
+
+Result<void> Client::Impl::mark_acked(const std::string& relay_url, const wire::Delivery& d) {
+  const std::string seen_key = "env:" + hex(crypto::sha256(d.envelope));
+  BC_ASSIGN_OR_RETURN(auto seen, db->get(kSeen, seen_key));
+  if (!seen) return ok();  // deferred, or not ours to record
+  RecordReader r(*seen);
+  const std::string first_relay_url = r.str(protocol::kMaxRelayUrlSize);
+  const std::uint64_t first_seq = r.u64();
+  const bool acked = r.boolean();
+  if (!r.finish("seen envelope") || acked || first_relay_url != relay_url ||
+      first_seq != d.message_id) {
+    return ok();
+  }
+  return db->put(kSeen, seen_key, seen_envelope_value(relay_url, d.message_id, true));
+}
 
 Result<void> Client::Impl::raise_replayed(const std::string& alias, std::vector<Event>& events) {
   AlertInfo a;
@@ -1136,7 +1173,9 @@ Result<void> Client::Impl::on_seen_envelope(ByteView seen, const QueueRecord& q,
   RecordReader r(seen);
   const std::string first_relay_url = r.str(protocol::kMaxRelayUrlSize);
   const std::uint64_t first_seq = r.u64();
-  if (!r.finish("seen envelope") || first_relay_url != q.relay_url || first_seq == d.message_id) {
+  const bool acked = r.boolean();
+  if (!r.finish("seen envelope") || first_relay_url != q.relay_url ||
+      (first_seq == d.message_id && !acked)) {
     return ok();
   }
   return raise_replayed(who, events);
@@ -1161,7 +1200,7 @@ Result<void> Client::Impl::handle_delivery(const QueueRecord& q, const wire::Del
       q.purpose == QueuePurpose::kContact ? q.ref : "invitation " + q.ref.substr(0, 8);
   BC_ASSIGN_OR_RETURN(auto seen, db->get(kSeen, seen_key));
   if (seen) return on_seen_envelope(*seen, q, who, d, events);
-  BC_TRY(db->put(kSeen, seen_key, seen_envelope_value(q.relay_url, d.message_id)));
+  BC_TRY(db->put(kSeen, seen_key, seen_envelope_value(q.relay_url, d.message_id, false)));
   auto env = protocol::unpad_envelope(d.envelope);
   if (!env) {
     BC_TRY(store_undecryptable(who, env.error().message(), d.envelope, events));
@@ -1213,7 +1252,13 @@ Result<void> Client::Impl::handle_delivery(const QueueRecord& q, const wire::Del
       BC_TRY(store_undecryptable(who, p.error().message(), d.envelope, events, false));
       return ok();
     }
-    return on_invitation_accept(q, *inv, std::move(session), *dec, *p, events);
+    BC_TRY(on_invitation_accept(q, *inv, std::move(session), *dec, *p, events));
+    // The acceptance is the first message of the new contact's transcript.
+    BC_ASSIGN_OR_RETURN(auto moved, load<QueueRecord>(kQueues, hex(q.recipient_id)));
+    if (!moved || moved->purpose != QueuePurpose::kContact) return ok();
+    BC_ASSIGN_OR_RETURN(auto found, check_transcript(moved->ref, *p, d));
+    for (auto& a : found) BC_TRY(raise_alert(std::move(a), events));
+    return ok();
   }
 
   BC_ASSIGN_OR_RETURN(ContactRecord c,
@@ -1267,7 +1312,58 @@ Result<void> Client::Impl::handle_delivery(const QueueRecord& q, const wire::Del
     BC_TRY(store_undecryptable(c.alias, p.error().message(), d.envelope, events, false));
     return ok();
   }
-  return handle_payload(c, *p, events);
+  BC_ASSIGN_OR_RETURN(auto found, check_transcript(c.alias, *p, d));
+  BC_TRY(handle_payload(c, *p, events));
+  for (auto& a : found) BC_TRY(raise_alert(std::move(a), events));
+  return ok();
+}
+
+Result<std::vector<AlertInfo>> Client::Impl::check_transcript(const std::string& alias,
+                                                              const protocol::Payload& p,
+                                                              const wire::Delivery& d) {
+  // A message id seen before is a replay that handle_payload reports; the chain skips it.
+  BC_ASSIGN_OR_RETURN(auto seen, db->get(kSeen, "id:" + alias + ":" + hex(p.message_id)));
+  if (seen) return std::vector<AlertInfo>{};
+  Delivered how;
+  how.relay_url = delivering_relay;
+  how.relay_seq = d.message_id;
+  how.relay_time_ms = d.relay_time_ms;
+  how.envelope_sha256_hex = hex(crypto::sha256(d.envelope));
+  how.received_ms = now();
+  return check_incoming(*db, alias, p, how);
+}
+
+// send_heartbeats queues a heartbeat to every contact we have sent nothing to for an interval.
+Result<void> Client::Impl::send_heartbeats() {
+  BC_ASSIGN_OR_RETURN(const std::uint32_t interval, heartbeat_interval());
+  if (interval == 0) return ok();
+  BC_ASSIGN_OR_RETURN(auto all, load_all<ContactRecord>(kContacts));
+  for (auto& c : all) {
+    if (c.session.empty() || c.identity_changed) continue;
+    BC_TRY(db->transaction([&](store::ClientStore&) -> Result<void> {
+      BC_ASSIGN_OR_RETURN(const LivenessRecord l, load_liveness(*db, c.alias));
+      if (now() - l.last_out_ms < static_cast<std::int64_t>(interval)) return ok();
+      BC_ASSIGN_OR_RETURN(ContactRecord fresh,
+                          require<ContactRecord>(kContacts, c.alias, "contact is gone"));
+      BC_TRY(encrypt_to(fresh, static_cast<std::uint32_t>(PayloadKind::kHeartbeat),
+                        heartbeat_body(interval), false));
+      return ok();
+    }));
+  }
+  return ok();
+}
+
+// check_silences raises "silent" for each contact whose heartbeats stopped.
+Result<void> Client::Impl::check_silences(std::vector<Event>& events) {
+  BC_ASSIGN_OR_RETURN(auto all, load_all<ContactRecord>(kContacts));
+  for (const auto& c : all) {
+    BC_TRY(db->transaction([&](store::ClientStore&) -> Result<void> {
+      BC_ASSIGN_OR_RETURN(auto silent, check_silence(*db, c.alias, now()));
+      if (!silent) return ok();
+      return raise_alert(std::move(*silent), events);
+    }));
+  }
+  return ok();
 }
 
 Result<void> Client::Impl::receive_from_relay(const RelayRecord& relay,
@@ -1306,6 +1402,7 @@ Result<void> Client::Impl::receive_from_relay(const RelayRecord& relay,
     }
     BC_TRY(l->ack(d->recipient_id, d->message_id));
     if (multi_relay) BC_TRY(note_relay_copy(relay.url, it->second, d->envelope));
+    BC_TRY(mark_acked(relay.url, *d));
     for (auto& e : found) {
       if (live != nullptr) (*live)(e);
       events.push_back(std::move(e));
@@ -1812,6 +1909,7 @@ Result<MessageInfo> Client::send_file(const std::string& alias, const std::strin
 
 Result<std::vector<Event>> Client::sync() {
   std::vector<Event> events;
+  BC_TRY(impl_->send_heartbeats());
   BC_TRY(impl_->flush_outbox());
   for (int pass = 0; pass < 3; ++pass) {
     impl_->any_deferred = false;
@@ -1831,6 +1929,7 @@ Result<std::vector<Event>> Client::sync() {
     if (!impl_->any_deferred && !again) break;
   }
   BC_TRY(impl_->assurance_book().after_sync(events));
+  BC_TRY(impl_->check_silences(events));
   return events;
 }
 
@@ -1839,6 +1938,7 @@ Result<void> Client::watch(const std::function<void(const Event&)>& on_event,
   std::uint32_t backoff_ms = 100;
   while (!stop.load()) {
     auto pass = [&]() -> Result<void> {
+      BC_TRY(impl_->send_heartbeats());
       BC_TRY(impl_->flush_outbox());
       BC_ASSIGN_OR_RETURN(const auto qs, impl_->queues());
       BC_ASSIGN_OR_RETURN(const auto relays, impl_->load_all<RelayRecord>(kRelays));
@@ -1852,6 +1952,7 @@ Result<void> Client::watch(const std::function<void(const Event&)>& on_event,
       bool again = false;  // the next pass receives (and settles) what a release put in our queue
       BC_TRY(impl_->assurance_book().poll_escrows(changes, again));
       BC_TRY(impl_->assurance_book().after_sync(changes));
+      BC_TRY(impl_->check_silences(changes));
       for (const auto& e : changes) on_event(e);
       return ok();
     };
@@ -1896,6 +1997,14 @@ Result<std::vector<HeldEnvelope>> Client::held_by_relays() {
   }
   return out;
 }
+
+Result<void> Client::set_heartbeat_interval(std::uint32_t interval_ms) {
+  RecordWriter w;
+  w.u32(interval_ms);
+  return impl_->db->put(kConfig, "heartbeat_interval_ms", w.take());
+}
+
+Result<std::uint32_t> Client::heartbeat_interval() { return impl_->heartbeat_interval(); }
 
 Result<std::vector<AlertInfo>> Client::alerts(const std::string& alias) {
   if (!alias.empty()) {

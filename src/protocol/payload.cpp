@@ -48,16 +48,30 @@ std::string_view payload_kind_name(std::uint32_t kind) noexcept {
   return "unknown";
 }
 
-Result<Bytes> Payload::encode() const {
+Result<Bytes> Payload::encode_content() const {
   if (body.size() > kMaxPayloadBody) return fail(Errc::kLimitExceeded, "message body too large");
   Bytes out;
-  out.reserve(body.size() + 48);
+  out.reserve(body.size() + 160);
   wire::ProtoWriter w(out);
   w.uint32_field(1, kPayloadVersion);
   w.uint32_field(2, kind);
   w.bytes_field(3, message_id);
   w.bytes_field(4, be64(sent_at_ms));
   w.bytes_field(5, body);
+  return out;
+}
+
+Result<Bytes> Payload::encode() const {
+  BC_ASSIGN_OR_RETURN(Bytes out, encode_content());
+  if (!transcript) return out;
+  const TranscriptFields& t = *transcript;
+  wire::ProtoWriter w(out);
+  w.bytes_field(6, be64(static_cast<std::int64_t>(t.seq)));
+  w.bytes_field(7, t.prev_hash);
+  w.bytes_field(8, be64(static_cast<std::int64_t>(t.acked_seq)));
+  w.bytes_field(9, t.acked_hash);
+  w.bytes_field(10, be64(static_cast<std::int64_t>(t.prev_relay_seq)));
+  w.bytes_field(11, be64(t.prev_relay_time_ms));
   return out;
 }
 
@@ -95,12 +109,43 @@ Result<Payload> Payload::decode(ByteView bytes) {
         if (f.bytes.size() > kMaxPayloadBody) return fail(Errc::kLimitExceeded, "body too large");
         p.body = to_bytes(f.bytes);
         break;
+      case 6:
+      case 8:
+      case 10:
+      case 11: {
+        if (varint || f.bytes.size() != 8) {
+          return fail(Errc::kMalformed, "payload transcript field is malformed");
+        }
+        if (!p.transcript) p.transcript.emplace();
+        const auto v = from_be64(f.bytes);
+        if (f.number == 6) p.transcript->seq = static_cast<std::uint64_t>(v);
+        if (f.number == 8) p.transcript->acked_seq = static_cast<std::uint64_t>(v);
+        if (f.number == 10) p.transcript->prev_relay_seq = static_cast<std::uint64_t>(v);
+        if (f.number == 11) p.transcript->prev_relay_time_ms = v;
+        break;
+      }
+      case 7:
+      case 9: {
+        if (varint || f.bytes.size() != 32) {
+          return fail(Errc::kMalformed, "payload transcript hash is malformed");
+        }
+        if (!p.transcript) p.transcript.emplace();
+        auto& h = f.number == 7 ? p.transcript->prev_hash : p.transcript->acked_hash;
+        std::copy(f.bytes.begin(), f.bytes.end(), h.begin());
+        break;
+      }
       default:
         continue;  // a field added by a later version: skipped
     }
+    if ((seen & (1U << f.number)) != 0) return fail(Errc::kMalformed, "payload repeats a field");
     seen |= 1U << f.number;
   }
-  if (seen != 0b111110) return fail(Errc::kMalformed, "payload is missing a field");
+  constexpr unsigned kContent = 0b111110;
+  constexpr unsigned kTranscript = 0b111111000000;
+  if ((seen & kContent) != kContent) return fail(Errc::kMalformed, "payload is missing a field");
+  if ((seen & kTranscript) != 0 && (seen & kTranscript) != kTranscript) {
+    return fail(Errc::kMalformed, "payload has only part of its transcript fields");
+  }
   return p;
 }
 

@@ -4,10 +4,12 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "core/bytes.hpp"
 #include "core/result.hpp"
+#include "protocol/transcript.hpp"
 
 namespace bc::protocol {
 
@@ -36,16 +38,22 @@ enum class PayloadKind : std::uint32_t {
 [[nodiscard]] std::string_view payload_kind_name(std::uint32_t kind) noexcept;
 
 // Payload is one message's content: version, kind, a random message id (for deduplication),
-// the sender's clock at sending, and a kind-specific body. Encoded as protobuf fields 1-5 in
-// order; fields above 5 are skipped on decode, so later versions can add fields.
+// the sender's clock at sending, and a kind-specific body, then (optionally) the sender's
+// transcript fields. Encoded as protobuf fields 1-5 in order, then fields 6-11 (the transcript,
+// all six or none: payloads of older clients carry none); fields above 11 are skipped on
+// decode, so later versions can add fields.
 struct Payload {
   std::uint32_t kind = 0;
   MessageId message_id{};
   std::int64_t sent_at_ms = 0;
   Bytes body;
+  std::optional<TranscriptFields> transcript;
 
   // encode gives the canonical bytes; kLimitExceeded when the body is over kMaxPayloadBody.
   [[nodiscard]] Result<Bytes> encode() const;
+  // encode_content gives the canonical bytes of fields 1-5 alone: what the transcript hash
+  // covers (through transcript_content_digest).
+  [[nodiscard]] Result<Bytes> encode_content() const;
   // decode parses strictly: kMalformed on bad framing or a missing field, kUnsupportedVersion for
   // another major version, kLimitExceeded for an oversized body.
   [[nodiscard]] static Result<Payload> decode(ByteView bytes);

@@ -1,0 +1,260 @@
+// Transcript consistency in the client, against an in-process relay with the fault injector
+// between transport and service: each fault the relay commits raises its alert, no message is
+// lost or shown twice, and a clean run raises nothing.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "backchannel/client.hpp"
+#include "core/clock.hpp"
+#include "crypto/random.hpp"
+#include "faults/fault_injector.hpp"
+#include "net/certificate.hpp"
+#include "net/server.hpp"
+#include "relay/relay.hpp"
+#include "store/relay_store.hpp"
+
+namespace bc::client {
+namespace {
+
+namespace fs = std::filesystem;
+using test::Fault;
+using test::FaultKind;
+const Bytes kPass = {'p', 'w'};
+
+class TranscriptClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("bc-transcript-unit-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "tls");
+  }
+  // start runs the relay with these faults (deposits and deliveries counted relay-wide).
+  void start(std::vector<Fault> faults) {
+    auto cert = net::ensure_self_signed(dir_ / "tls", "127.0.0.1");
+    ASSERT_TRUE(cert) << cert.error().message();
+    net::ServerOptions options;
+    options.cert_pem = cert->cert;
+    options.key_pem = cert->key;
+    auto server = net::Server::create(options);
+    ASSERT_TRUE(server) << server.error().message();
+    server_ = std::move(server).value();
+    injector_ =
+        std::make_unique<test::FaultInjector>(std::move(faults), server_->outbox(), relay_clock_);
+    auto service = relay::make_relay_service(relay::RelayConfig{}, store::make_memory_relay_store(),
+                                             *injector_, relay_clock_, rng_);
+    ASSERT_TRUE(service) << service.error().message();
+    service_ = std::move(service).value();
+    injector_->attach(*service_);
+    server_->start(*injector_);
+    url_ = "wss://127.0.0.1:" + std::to_string(server_->port());
+    fingerprint_ = to_hex(*net::certificate_fingerprint(cert->cert));
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+    if (injector_) injector_->stop();
+    if (service_) service_->shutdown();
+    fs::remove_all(dir_);
+  }
+
+  std::unique_ptr<Client> make(const std::string& name, Clock* clock = nullptr,
+                               std::uint32_t heartbeat_ms = 0) {
+    ClientOptions options;
+    options.clock = clock;
+    options.sync_quiet_ms = 300;
+    options.heartbeat_interval_ms = heartbeat_ms;
+    auto c = Client::init((dir_ / name).string(), kPass, name, KdfCost::kMinimum, options);
+    EXPECT_TRUE(c) << c.error().message();
+    EXPECT_TRUE((*c)->relay_add(url_, fingerprint_));
+    return std::move(c).value();
+  }
+
+  // pair connects bravo to alpha (alpha's invitation: deposit 1, delivery 1).
+  void pair(Client& alpha, Client& bravo) {
+    auto inv = alpha.invite_create();
+    ASSERT_TRUE(inv);
+    ASSERT_TRUE(bravo.invite_accept(inv->code, "alpha"));
+    auto added = alpha.sync();
+    ASSERT_TRUE(added) << added.error().message();
+    ASSERT_EQ(alpha.contacts()->size(), 1U);
+  }
+
+  static std::vector<std::string> codes(const std::vector<Event>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) {
+      if (e.kind == EventKind::kAlert) out.push_back(e.alert->code);
+    }
+    return out;
+  }
+  static std::vector<std::string> texts(const std::vector<Event>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) {
+      if (e.kind == EventKind::kMessage) out.push_back(e.message->text);
+    }
+    return out;
+  }
+  static std::vector<std::string> history_texts(Client& c, const std::string& alias) {
+    std::vector<std::string> out;
+    const auto history = c.history(alias);
+    for (const auto& m : *history) out.push_back(m.text);
+    return out;
+  }
+
+  fs::path dir_;
+  SystemClock relay_clock_;
+  crypto::SystemRng rng_;
+  std::unique_ptr<net::Server> server_;
+  std::unique_ptr<test::FaultInjector> injector_;
+  std::unique_ptr<relay::RelayCore> service_;
+  std::string url_;
+  std::string fingerprint_;
+};
+
+using Strings = std::vector<std::string>;
+
+TEST_F(TranscriptClientTest, DroppedMessageIsMissing) {
+  start({Fault{FaultKind::kDrop, 3}});
+  auto alpha = make("alpha");
+  auto bravo = make("bravo");
+  pair(*alpha, *bravo);
+  ASSERT_TRUE(bravo->send_text("alpha", "one"));    // deposit 2, transcript 2
+  ASSERT_TRUE(bravo->send_text("alpha", "two"));    // deposit 3: dropped
+  ASSERT_TRUE(bravo->send_text("alpha", "three"));  // deposit 4
+  auto got = alpha->sync();
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(texts(*got), (Strings{"one", "three"}));
+  ASSERT_EQ(codes(*got), Strings{"missing"});
+  const auto alerts = *alpha->alerts("bravo");
+  ASSERT_EQ(alerts.size(), 1U);
+  EXPECT_EQ(alerts[0].first_seq, 3U);
+  EXPECT_EQ(alerts[0].last_seq, 3U);
+  EXPECT_EQ(alerts[0].text.rfind("1 message from bravo is missing", 0), 0U) << alerts[0].text;
+  EXPECT_EQ(alerts[0].relay_url, url_);
+  EXPECT_EQ(history_texts(*alpha, "bravo"), (Strings{"one", "three"}));
+}
+
+TEST_F(TranscriptClientTest, ReorderedMessageIsShownOnceAndReported) {
+  start({Fault{FaultKind::kReorder, 2}});
+  auto alpha = make("alpha");
+  auto bravo = make("bravo");
+  pair(*alpha, *bravo);
+  ASSERT_TRUE(bravo->send_text("alpha", "one"));  // delivery 2: held until the next one
+  ASSERT_TRUE(bravo->send_text("alpha", "two"));
+  ASSERT_TRUE(bravo->send_text("alpha", "three"));
+  auto got = alpha->sync();
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(texts(*got), (Strings{"two", "one", "three"}));
+  EXPECT_EQ(codes(*got), (Strings{"missing", "reordered"}));
+  EXPECT_EQ(history_texts(*alpha, "bravo").size(), 3U);
+}
+
+TEST_F(TranscriptClientTest, ReplayedAfterAcknowledgementIsReplayed) {
+  start({Fault{FaultKind::kReplay, 2}});
+  auto alpha = make("alpha");
+  auto bravo = make("bravo");
+  pair(*alpha, *bravo);
+  ASSERT_TRUE(bravo->send_text("alpha", "one"));
+  auto first = alpha->sync();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(texts(*first), Strings{"one"});
+  EXPECT_TRUE(codes(*first).empty());
+  auto second = alpha->sync();  // the relay pushes the acknowledged envelope again
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_TRUE(texts(*second).empty());
+  EXPECT_EQ(codes(*second), Strings{"replayed"});
+  EXPECT_EQ(history_texts(*alpha, "bravo"), Strings{"one"});
+}
+
+TEST_F(TranscriptClientTest, DuplicatedDeliveryIsReplayed) {
+  start({Fault{FaultKind::kDuplicate, 2}});
+  auto alpha = make("alpha");
+  auto bravo = make("bravo");
+  pair(*alpha, *bravo);
+  ASSERT_TRUE(bravo->send_text("alpha", "one"));
+  ASSERT_TRUE(bravo->send_text("alpha", "two"));
+  auto got = alpha->sync();
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(texts(*got), (Strings{"one", "two"}));
+  EXPECT_EQ(codes(*got), Strings{"replayed"});
+}
+
+TEST_F(TranscriptClientTest, AlteredAndTruncatedEnvelopesAreAltered) {
+  start({Fault{FaultKind::kAlter, 2, 0, 64, 60}, Fault{FaultKind::kTruncate, 4, 0, 40}});
+  auto alpha = make("alpha");
+  auto bravo = make("bravo");
+  pair(*alpha, *bravo);
+  for (const char* t : {"one", "two", "three", "four"}) ASSERT_TRUE(bravo->send_text("alpha", t));
+  auto got = alpha->sync();
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(texts(*got), (Strings{"two", "four"}));
+  // Each changed envelope is kept as undecryptable and reported; the chain then names the gap.
+  EXPECT_EQ(codes(*got), (Strings{"altered", "missing", "altered", "missing"}));
+  EXPECT_EQ(history_texts(*alpha, "bravo").size(), 4U);  // two texts, two kept envelopes
+}
+
+TEST_F(TranscriptClientTest, CleanRunWithReconnectsRaisesNothing) {
+  start({});
+  auto alpha = make("alpha");
+  auto bravo = make("bravo");
+  pair(*alpha, *bravo);
+  std::size_t at_alpha = 0;
+  std::size_t at_bravo = 0;
+  for (int round = 0; round < 6; ++round) {
+    for (int i = 0; i <= round % 3; ++i) {
+      ASSERT_TRUE(bravo->send_text("alpha", "b" + std::to_string(round) + std::to_string(i)));
+    }
+    ASSERT_TRUE(alpha->send_text("bravo", "a" + std::to_string(round)));
+    auto a = alpha->sync();  // each sync is a fresh connection
+    ASSERT_TRUE(a);
+    EXPECT_TRUE(codes(*a).empty());
+    at_alpha += texts(*a).size();
+    if (round % 2 == 0) continue;  // bravo lags behind, and catches up in one go
+    auto b = bravo->sync();
+    ASSERT_TRUE(b);
+    EXPECT_TRUE(codes(*b).empty());
+    at_bravo += texts(*b).size();
+  }
+  EXPECT_EQ(at_alpha, 12U);
+  EXPECT_EQ(at_bravo, 6U);
+  EXPECT_TRUE(alpha->alerts("")->empty());
+  EXPECT_TRUE(bravo->alerts("")->empty());
+}
+
+TEST_F(TranscriptClientTest, HeartbeatsRevealASilentRelay) {
+  start({Fault{FaultKind::kWithhold, 3}});
+  const std::int64_t t0 = SystemClock().now_ms();
+  ManualClock alpha_clock(t0);
+  ManualClock bravo_clock(t0);
+  auto alpha = make("alpha", &alpha_clock);
+  auto bravo = make("bravo", &bravo_clock, 60'000);
+  pair(*alpha, *bravo);
+  bravo_clock.advance(61'000);
+  ASSERT_TRUE(bravo->sync());  // a heartbeat: delivery 2
+  auto first = alpha->sync();
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->empty());  // a heartbeat is no message and raises nothing
+  EXPECT_TRUE(alpha->history("bravo")->empty());
+  alpha_clock.advance(100'000);
+  auto quiet = alpha->sync();  // under two intervals: nothing to say
+  ASSERT_TRUE(quiet);
+  EXPECT_TRUE(codes(*quiet).empty());
+  bravo_clock.advance(61'000);
+  ASSERT_TRUE(bravo->sync());  // its heartbeat (delivery 3) is withheld from now on
+  alpha_clock.advance(30'000);
+  auto silent = alpha->sync();
+  ASSERT_TRUE(silent);
+  ASSERT_EQ(codes(*silent), Strings{"silent"});
+  EXPECT_NE(silent->back().text.find("heartbeat every 1 min"), std::string::npos)
+      << silent->back().text;
+  auto again = alpha->sync();  // one alert per silence
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(codes(*again).empty());
+  EXPECT_TRUE(bravo->history("alpha")->empty());  // heartbeats show in no history
+}
+
+}  // namespace
+}  // namespace bc::client
