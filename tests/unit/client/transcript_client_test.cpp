@@ -9,6 +9,7 @@
 
 #include "backchannel/client.hpp"
 #include "core/clock.hpp"
+#include "crypto/ed25519.hpp"
 #include "crypto/random.hpp"
 #include "faults/fault_injector.hpp"
 #include "net/certificate.hpp"
@@ -45,8 +46,9 @@ class TranscriptClientTest : public ::testing::Test {
     server_ = std::move(server).value();
     injector_ =
         std::make_unique<test::FaultInjector>(std::move(faults), server_->outbox(), relay_clock_);
-    auto service = relay::make_relay_service(relay::RelayConfig{}, store::make_memory_relay_store(),
-                                             *injector_, relay_clock_, rng_);
+    auto service =
+        relay::make_relay_service(relay::RelayConfig{}, crypto::ed25519_generate(rng_),
+                                  store::make_memory_relay_store(), *injector_, relay_clock_, rng_);
     ASSERT_TRUE(service) << service.error().message();
     service_ = std::move(service).value();
     injector_->attach(*service_);
