@@ -44,6 +44,7 @@ commands:
   watch                                                   stay connected, print as messages arrive
   history ALIAS                                           show a conversation (and its alerts)
   alerts [ALIAS]                                          what the client found wrong with a channel
+  config heartbeat [off|DURATION]                         heartbeats (e.g. 1h) that reveal a silent relay
   assure propose ALIAS --text T [--condition C]... [--scope S] [--valid-until DATE]
          [--binding] [--reciprocates ID]                  send an assurance (prints its id)
   assure escrow open ALIAS --deadline DURATION            open an escrowed exchange
@@ -536,6 +537,52 @@ int run_command(Context& ctx, const std::string& command, Args& args) {
       alerts.push_back(alert_json(a));
     }
     return ok_json(ctx, {{"alias", alias}, {"messages", arr}, {"alerts", alerts}});
+  }
+  if (command == "config") {
+    const std::string key = args.positional("setting (heartbeat)");
+    if (key != "heartbeat") throw UsageError{"unknown setting: " + key};
+    std::optional<std::string> value;
+    try {
+      value = args.positional("duration");
+    } catch (const UsageError&) {
+      value.reset();  // no value: show the setting
+    }
+    args.done();
+    std::uint32_t ms = 0;
+    if (value) {
+      // DURATION: off, or a whole number with a unit: 90s, 15m, 1h.
+      if (*value != "off") {
+        std::size_t used = 0;
+        unsigned long n = 0;
+        try {
+          n = std::stoul(*value, &used);
+        } catch (const std::exception&) {
+          throw UsageError{"a duration is off or a number with s, m or h (e.g. 1h)"};
+        }
+        const std::string unit = value->substr(used);
+        const unsigned long scale = unit == "s"   ? 1000UL
+                                    : unit == "m" ? 60'000UL
+                                    : unit == "h" ? 3'600'000UL
+                                                  : 0UL;
+        if (scale == 0 || n == 0 || n > 0xffffffffUL / scale) {
+          throw UsageError{"a duration is off or a number with s, m or h (e.g. 1h), under 49 days"};
+        }
+        ms = static_cast<std::uint32_t>(n * scale);
+      }
+    }
+    BC_CLI_TRY(c, open_client(ctx));
+    if (value) {
+      auto r = c->set_heartbeat_interval(ms);
+      if (!r) return fail_with(r.error());
+    }
+    BC_CLI_TRY(now, c->heartbeat_interval());
+    if (!ctx.json) {
+      if (now == 0)
+        std::printf("heartbeat off\n");
+      else
+        std::printf("heartbeat every %u s to each contact nothing was sent to\n", now / 1000);
+    }
+    return ok_json(ctx, {{"heartbeat_ms", now}});
   }
   if (command == "alerts") {
     std::string alias;

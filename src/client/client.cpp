@@ -692,10 +692,15 @@ struct Client::Impl {
           deposited = fail(std::move(made).error());
         }
       }
+      std::optional<wire::DepositReceipt> taken;
       if (deposited) {
-        // Only whether the relay took the envelope matters to the outbox.
+        // Whether the relay took the envelope matters to the outbox; its receipt to the transcript.
         auto receipt = l->deposit(o.queue, o.envelope);
-        if (!receipt) deposited = fail(std::move(receipt).error());
+        if (!receipt) {
+          deposited = fail(std::move(receipt).error());
+        } else {
+          taken = *receipt;
+        }
       }
       if (!deposited) {
         if (deposited.error().code != Errc::kUnavailable) return deposited;
@@ -704,6 +709,10 @@ struct Client::Impl {
       }
       BC_TRY(db->transaction([&](store::ClientStore&) -> Result<void> {
         BC_TRY(db->erase(kOutbox, key));
+        if (taken) {
+          BC_TRY(note_deposit_receipt(*db, taken->envelope_hash, o.relay_url, taken->message_id,
+                                      taken->relay_time_ms));
+        }
         if (o.message_key.empty()) return ok();
         BC_ASSIGN_OR_RETURN(auto m, load<MessageRecord>(kMessages, o.message_key));
         if (!m) return ok();

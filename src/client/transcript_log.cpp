@@ -202,6 +202,8 @@ Result<void> note_deposit_receipt(store::ClientStore& db, ByteView envelope_sha2
   BC_ASSIGN_OR_RETURN(auto raw, db.get(kChainTable, k));
   if (!raw) return ok();
   BC_ASSIGN_OR_RETURN(ChainEntry e, ChainEntry::decode(*raw));
+  // Through two relays, the first receipt is the one the next message reports.
+  if (e.relay_seq != 0 && e.relay_url != relay_url) return ok();
   e.relay_url = relay_url;
   e.relay_seq = relay_seq;
   e.relay_time_ms = relay_time_ms;

@@ -135,6 +135,11 @@ TEST_F(TranscriptClientTest, DroppedMessageIsMissing) {
   EXPECT_EQ(alerts[0].first_seq, 3U);
   EXPECT_EQ(alerts[0].last_seq, 3U);
   EXPECT_EQ(alerts[0].text.rfind("1 message from bravo is missing", 0), 0U) << alerts[0].text;
+  // Bravo's next message reported the relay's receipt for the dropped one: deposit 3 of the
+  // queue (the acceptance was 1, "one" 2).
+  EXPECT_NE(alerts[0].text.find("the relay acknowledged deposit 3 at "), std::string::npos)
+      << alerts[0].text;
+  EXPECT_NE(alerts[0].text.find("but has not delivered it"), std::string::npos);
   EXPECT_EQ(alerts[0].relay_url, url_);
   EXPECT_EQ(history_texts(*alpha, "bravo"), (Strings{"one", "three"}));
 }
