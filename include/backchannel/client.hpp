@@ -250,9 +250,10 @@ class Client {
   [[nodiscard]] Result<std::string> identity_key_hex();
 
   // relay_add records a relay (URL wss://HOST:PORT and its certificate's SHA-256) after checking
-  // that it answers with that certificate. The first relay added is the one new queues go to.
+  // that it answers with that certificate. The first relay added is the one new queues go to; a
+  // second (another operator's) gets a queue too, and later contacts are reached through both.
   // kMalformed for a bad URL or fingerprint, kAuthFailed when the certificate differs,
-  // kUnavailable when it cannot be reached.
+  // kUnavailable when it cannot be reached, kLimitExceeded for a third relay.
   [[nodiscard]] Result<RelayInfo> relay_add(const std::string& url,
                                             const std::string& fingerprint_hex);
   [[nodiscard]] Result<std::vector<RelayInfo>> relays();
