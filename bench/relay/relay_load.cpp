@@ -404,7 +404,8 @@ int main(int argc, char** argv) {
       with_redis = false;
     } else {
       std::fprintf(stderr,
-                   "usage: relay_load [--relay BIN] [--seconds S] [--idle N] [--no-redis]\n");
+                   "usage: relay_load [--relay BIN] [--seconds S (0: idle connections only)] "
+                   "[--idle N] [--no-redis]\n");
       return 2;
     }
   }
@@ -429,7 +430,7 @@ int main(int argc, char** argv) {
                                    {"1 depositor, pipelined (window 256)", 1, 256}};
   std::printf("load average at start: %s", read_all("/proc/loadavg").c_str());
   std::vector<Outcome> outcomes;
-  {
+  if (seconds > 0) {
     Relay relay;
     start_relay(relay, binary, work / "relay");
     for (const auto& l : loads) {
@@ -437,7 +438,7 @@ int main(int argc, char** argv) {
     }
     relay.child.stop();
   }
-  if (with_redis) {
+  if (with_redis && seconds > 0) {
     Child redis;
     const std::uint16_t port = free_port();
     fs::create_directories(work / "redis");
@@ -467,7 +468,7 @@ int main(int argc, char** argv) {
                 o.rate(), o.percentile_ms(0.50), o.percentile_ms(0.99),
                 static_cast<unsigned long long>(o.messages));
   }
-  if (with_redis) {
+  if (with_redis && seconds > 0) {
     std::printf("\n| load | relay / redis throughput |\n|---|---:|\n");
     for (std::size_t i = 0; i < loads.size(); ++i) {
       std::printf("| %s | %.2f |\n", loads[i].name.c_str(),
@@ -528,7 +529,7 @@ int main(int argc, char** argv) {
   }
 
   // Slow consumer: a subscriber that never reads while 4 depositors push 1 KiB envelopes.
-  {
+  if (seconds > 0) {
     Relay relay;
     start_relay(relay, binary, work / "slow");
     const Queue q = make_queue(relay.options);

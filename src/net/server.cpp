@@ -13,9 +13,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -26,6 +24,7 @@
 #include <vector>
 
 #include "core/check.hpp"
+#include "net/tls_socket.hpp"
 
 namespace bc::net {
 namespace asio = boost::asio;
@@ -101,7 +100,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(Server::Impl& server, tcp::socket socket, relay::ConnectionId id)
       : server_(server),
         limits_(server.options.limits),
-        ws_(std::move(socket), server.tls),
+        ws_(std::move(socket), server.tls.native_handle()),
         idle_timer_(ws_.get_executor()),
         rate_timer_(ws_.get_executor()),
         queue_(limits_.write_queue_max_frames, limits_.write_queue_max_bytes),
@@ -127,9 +126,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Counters& counters() { return server_.counters; }
 
   void on_start() {
-    beast::get_lowest_layer(ws_).expires_after(milliseconds(limits_.handshake_timeout_ms));
+    arm_deadline(milliseconds(limits_.handshake_timeout_ms));
     ws_.next_layer().async_handshake(
-        ssl::stream_base::server,
         [self = shared_from_this()](beast::error_code ec) { self->on_tls(ec); });
   }
 
@@ -189,7 +187,7 @@ class Session : public std::enable_shared_from_this<Session> {
         ws_.next_layer(), res, [self = shared_from_this()](beast::error_code ec, std::size_t) {
           if (ec) return self->finish();
           // Close TLS properly (close_notify) so the client sees a clean end.
-          beast::get_lowest_layer(self->ws_).expires_after(std::chrono::seconds(2));
+          self->arm_deadline(std::chrono::seconds(2));
           self->ws_.next_layer().async_shutdown([self](beast::error_code) { self->finish(); });
         });
   }
@@ -198,7 +196,6 @@ class Session : public std::enable_shared_from_this<Session> {
     request_.reset();
     if (ec) return fail_handshake();
     if (finished_) return;
-    beast::get_lowest_layer(ws_).expires_never();
     ws_.control_callback([this](websocket::frame_type, beast::string_view) {
       last_activity_ = steady_clock::now();
     });
@@ -211,6 +208,15 @@ class Session : public std::enable_shared_from_this<Session> {
       return finish();
     }
     do_read();
+  }
+
+  // arm_deadline ends the connection if it is still there after `timeout` (the TLS handshake,
+  // HTTP request and upgrade, or a close). It shares the idle timer: the phases never overlap.
+  void arm_deadline(steady_clock::duration timeout) {
+    idle_timer_.expires_after(timeout);
+    idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->finish();
+    });
   }
 
   void fail_handshake() {
@@ -315,7 +321,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closing_ || finished_) return;
     closing_ = true;
     rate_timer_.cancel();
-    beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(2));
+    arm_deadline(std::chrono::seconds(2));
     ws_.async_close(close_code_,
                     [self = shared_from_this()](beast::error_code) { self->finish(); });
   }
@@ -325,7 +331,8 @@ class Session : public std::enable_shared_from_this<Session> {
     finished_ = true;
     idle_timer_.cancel();
     rate_timer_.cancel();
-    beast::get_lowest_layer(ws_).close();
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).close(ignored);
     queue_.clear();
     server_.forget(id_);
     if (opened_ && server_.service != nullptr) {
@@ -340,7 +347,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Server::Impl& server_;
   const ServerLimits& limits_;
-  websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws_;
+  websocket::stream<TlsSocket> ws_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> parser_;
   std::optional<http::request<http::empty_body>> request_;
