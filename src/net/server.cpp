@@ -145,6 +145,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request_.emplace(parser_->release());
     parser_.reset();
     buffer_.clear();
+    buffer_.shrink_to_fit();
     if (websocket::is_upgrade(*request_)) {
       ws_.read_message_max(limits_.max_frame_bytes);
       ws_.auto_fragment(false);
@@ -276,8 +277,9 @@ class Session : public std::enable_shared_from_this<Session> {
     } catch (const std::exception&) {
       return finish();
     }
+    // An idle connection holds no read buffer: the next frame allocates one of its own size.
     buffer_.clear();
-    if (buffer_.capacity() > 16 * 1024) buffer_.shrink_to_fit();
+    buffer_.shrink_to_fit();
     do_read();
   }
 
@@ -485,6 +487,8 @@ Result<std::unique_ptr<Server>> Server::create(const ServerOptions& options) {
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET);
   SSL_CTX_set_num_tickets(ctx, 0);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // Nothing is resumed, so no session is kept after its connection.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   beast::error_code ec;
   impl->tls.use_certificate_chain_file(options.cert_pem.string(), ec);
   if (ec) return fail(Errc::kMalformed, "cannot load TLS certificate " + options.cert_pem.string());
