@@ -1,0 +1,165 @@
+// TlsSocket (the relay's server-side TLS) against Asio's own TLS client over loopback.
+#include "net/tls_socket.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "net/certificate.hpp"
+
+namespace bc::net {
+namespace {
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+namespace fs = std::filesystem;
+using tcp = asio::ip::tcp;
+using boost::beast::error_code;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = fs::temp_directory_path() /
+            ("bc-net-tls-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Connected is a TlsSocket server end and an Asio TLS client end that completed the handshake.
+class TlsSocketTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto paths = ensure_self_signed(dir_.path(), "127.0.0.1");
+    ASSERT_TRUE(paths.has_value());
+    server_ctx_.use_certificate_chain_file(paths->cert.string());
+    server_ctx_.use_private_key_file(paths->key.string(), ssl::context::pem);
+    SSL_CTX_set_min_proto_version(server_ctx_.native_handle(), TLS1_3_VERSION);
+    SSL_CTX_set_mode(server_ctx_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+    client_ctx_.set_verify_mode(ssl::verify_none);  // pinning is the client's own test
+
+    tcp::acceptor acceptor(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    client_ = std::make_unique<ssl::stream<tcp::socket>>(ioc_, client_ctx_);
+    client_->next_layer().connect(acceptor.local_endpoint());
+    server_ = std::make_unique<TlsSocket>(acceptor.accept(), server_ctx_.native_handle());
+
+    error_code server_ec = asio::error::would_block;
+    error_code client_ec = asio::error::would_block;
+    server_->async_handshake([&](error_code ec) { server_ec = ec; });
+    client_->async_handshake(ssl::stream_base::client, [&](error_code ec) { client_ec = ec; });
+    ioc_.run();
+    ioc_.restart();
+    ASSERT_FALSE(server_ec) << server_ec.message();
+    ASSERT_FALSE(client_ec) << client_ec.message();
+  }
+
+  // server_read reads exactly `n` bytes through the TlsSocket.
+  std::string server_read(std::size_t n, error_code& ec) {
+    std::string out(n, '\0');
+    asio::async_read(*server_, asio::buffer(out), [&](error_code e, std::size_t got) {
+      ec = e;
+      out.resize(got);
+    });
+    ioc_.run();
+    ioc_.restart();
+    return out;
+  }
+
+  TempDir dir_;
+  asio::io_context ioc_;
+  ssl::context server_ctx_{ssl::context::tls_server};
+  ssl::context client_ctx_{ssl::context::tls_client};
+  std::unique_ptr<ssl::stream<tcp::socket>> client_;
+  std::unique_ptr<TlsSocket> server_;
+};
+
+TEST_F(TlsSocketTest, CarriesBytesBothWaysIncludingMoreThanOneRecord) {
+  // From the client: 100 KiB, several TLS records.
+  std::string sent(100 * 1024, '\0');
+  for (std::size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<char>(i * 7 + i / 251);
+  error_code write_ec;
+  asio::async_write(*client_, asio::buffer(sent), [&](error_code e, std::size_t) { write_ec = e; });
+  error_code read_ec;
+  const std::string got = server_read(sent.size(), read_ec);
+  ASSERT_FALSE(write_ec) << write_ec.message();
+  ASSERT_FALSE(read_ec) << read_ec.message();
+  EXPECT_EQ(got, sent);
+
+  // From the server: a header and a payload given as two pieces arrive as one stream.
+  const std::string header = "\x82\x05";
+  const std::string payload = "hello";
+  const std::array<asio::const_buffer, 2> pieces = {asio::buffer(header), asio::buffer(payload)};
+  asio::async_write(*server_, pieces, [&](error_code e, std::size_t) { write_ec = e; });
+  std::string back(header.size() + payload.size(), '\0');
+  asio::async_read(*client_, asio::buffer(back), [&](error_code e, std::size_t) { read_ec = e; });
+  ioc_.run();
+  ioc_.restart();
+  ASSERT_FALSE(write_ec) << write_ec.message();
+  ASSERT_FALSE(read_ec) << read_ec.message();
+  EXPECT_EQ(back, header + payload);
+}
+
+TEST_F(TlsSocketTest, CloseNotifyFromThePeerIsEof) {
+  error_code client_ec;
+  client_->async_shutdown([&](error_code e) { client_ec = e; });
+  error_code read_ec;
+  std::array<char, 16> buf{};
+  server_->async_read_some(asio::buffer(buf), [&](error_code e, std::size_t) {
+    read_ec = e;
+    // Answer with our own close_notify so the client's shutdown completes.
+    server_->async_shutdown([](error_code) {});
+  });
+  ioc_.run();
+  EXPECT_EQ(read_ec, asio::error::eof) << read_ec.message();
+}
+
+TEST_F(TlsSocketTest, ConnectionCutWithoutCloseNotifyIsTruncated) {
+  client_->next_layer().close();
+  error_code read_ec;
+  std::array<char, 16> buf{};
+  server_->async_read_some(asio::buffer(buf), [&](error_code e, std::size_t) { read_ec = e; });
+  ioc_.run();
+  EXPECT_EQ(read_ec, ssl::error::stream_truncated) << read_ec.message();
+}
+
+TEST_F(TlsSocketTest, AfterTheSocketIsClosedNothingReachesOpenSsl) {
+  server_->next_layer().close();
+  error_code read_ec;
+  error_code write_ec;
+  std::array<char, 16> buf{};
+  bool read_done = false;
+  server_->async_read_some(asio::buffer(buf), [&](error_code e, std::size_t) {
+    read_ec = e;
+    read_done = true;
+  });
+  // The handler never runs inside the initiating call.
+  EXPECT_FALSE(read_done);
+  server_->async_write_some(asio::buffer(buf), [&](error_code e, std::size_t) { write_ec = e; });
+  ioc_.run();
+  EXPECT_TRUE(read_done);
+  EXPECT_EQ(read_ec, asio::error::bad_descriptor);
+  EXPECT_EQ(write_ec, asio::error::bad_descriptor);
+}
+
+}  // namespace
+}  // namespace bc::net
