@@ -93,6 +93,11 @@ class FaultsTest : public ::testing::Test {
            altered + missing + receipt == static_cast<long>(codes.size());
   }
 
+  // has tells whether `codes` holds `code`.
+  static bool has(const std::vector<std::string>& codes, const std::string& code) {
+    return std::find(codes.begin(), codes.end(), code) != codes.end();
+  }
+
   std::size_t count(EventKind kind) {
     return static_cast<std::size_t>(std::count_if(events_.begin(), events_.end(),
                                                   [&](const Event& e) { return e.kind == kind; }));
@@ -112,6 +117,8 @@ TEST_F(FaultsTest, DropLosesOnlyTheDroppedMessage) {
   sync();
   EXPECT_EQ(received(), (std::vector<std::string>{"m1", "m3", "m4"}));
   EXPECT_EQ(count(EventKind::kUndecryptable), 0U);
+  const auto codes = alerts();
+  EXPECT_TRUE(has(codes, "missing")) << ::testing::PrintToString(codes);
 }
 
 TEST_F(FaultsTest, DelayedMessageArrivesLaterAndNothingIsLost) {
@@ -120,6 +127,8 @@ TEST_F(FaultsTest, DelayedMessageArrivesLaterAndNothingIsLost) {
   EXPECT_EQ(received(), (std::vector<std::string>{"m1", "m3", "m4"}));
   sync();  // the relay pushes the unacknowledged m2 again on the next connection
   EXPECT_EQ(received(), (std::vector<std::string>{"m1", "m3", "m4", "m2"}));
+  const auto codes = alerts();
+  EXPECT_TRUE(has(codes, "reordered")) << ::testing::PrintToString(codes);
 }
 
 TEST_F(FaultsTest, DuplicateIsShownOnce) {
@@ -137,6 +146,8 @@ TEST_F(FaultsTest, ReorderedMessagesAllArrive) {
   start({"reorder=3"});
   sync();
   EXPECT_EQ(received(), (std::vector<std::string>{"m1", "m3", "m2", "m4"}));
+  const auto codes = alerts();
+  EXPECT_TRUE(has(codes, "reordered")) << ::testing::PrintToString(codes);
 }
 
 TEST_F(FaultsTest, ReplayedSessionStartIsNotShownAgain) {
