@@ -182,6 +182,19 @@ json contact_json(const client::ContactInfo& c) {
               {"added", c.added_ms}};
 }
 
+json receipts_json(const std::vector<client::ReceiptInfo>& receipts) {
+  json arr = json::array();
+  for (const auto& r : receipts) {
+    arr.push_back({{"relay", r.relay_url},
+                   {"seq", r.seq},
+                   {"relay_time", r.relay_time_ms},
+                   {"envelope_sha256", r.envelope_hash_hex},
+                   {"signature", r.signature_hex},
+                   {"direction", r.direction}});
+  }
+  return arr;
+}
+
 json message_json(const client::MessageInfo& m) {
   return json{{"alias", m.alias},
               {"direction", m.outgoing ? "out" : "in"},
@@ -191,7 +204,8 @@ json message_json(const client::MessageInfo& m) {
               {"sent", m.sent_ms},
               {"received", m.received_ms},
               {"status", m.status},
-              {"size", m.size}};
+              {"size", m.size},
+              {"receipts", receipts_json(m.receipts)}};
 }
 
 json intro_json(const client::IntroductionInfo& i) {
@@ -354,7 +368,10 @@ int run_command(Context& ctx, const std::string& command, Args& args) {
       if (!ctx.json)
         std::printf("relay %s added (certificate %s)\n", info.url.c_str(),
                     info.fingerprint_hex.c_str());
-      return ok_json(ctx, {{"url", info.url}, {"fingerprint", info.fingerprint_hex}});
+      if (!ctx.json) std::printf("signing key %s pinned\n", info.signing_key_hex.c_str());
+      return ok_json(ctx, {{"url", info.url},
+                           {"fingerprint", info.fingerprint_hex},
+                           {"signing_key", info.signing_key_hex}});
     }
     if (sub == "list") {
       args.done();
@@ -363,7 +380,9 @@ int run_command(Context& ctx, const std::string& command, Args& args) {
       json arr = json::array();
       for (const auto& r : list) {
         if (!ctx.json) std::printf("%s  %s\n", r.url.c_str(), r.fingerprint_hex.c_str());
-        arr.push_back({{"url", r.url}, {"fingerprint", r.fingerprint_hex}});
+        arr.push_back({{"url", r.url},
+                       {"fingerprint", r.fingerprint_hex},
+                       {"signing_key", r.signing_key_hex}});
       }
       return ok_json(ctx, {{"relays", arr}});
     }

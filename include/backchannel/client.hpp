@@ -55,6 +55,19 @@ struct ContactInfo {
   std::int64_t added_ms = 0;
 };
 
+// ReceiptInfo is a relay's signed receipt for a message (docs/relay-protocol.md, "Receipts"):
+// the queue's sequence number and the relay's time, checked against the relay's pinned signing
+// key before it is kept. "deposit": the relay's answer to our deposit; "delivery": what came
+// with the envelope when the relay delivered it to us.
+struct ReceiptInfo {
+  std::string relay_url;
+  std::uint64_t seq = 0;
+  std::int64_t relay_time_ms = 0;
+  std::string envelope_hash_hex;  // SHA-256 of the envelope
+  std::string signature_hex;      // the relay's Ed25519 signature
+  std::string direction;          // "deposit" | "delivery"
+};
+
 // MessageInfo is one message of a conversation.
 struct MessageInfo {
   std::string alias;
@@ -62,10 +75,11 @@ struct MessageInfo {
   std::string kind;  // "text", "file", ... or "undecryptable"
   std::string text;  // text, file name, or the reason it could not be read
   std::string message_id_hex;
-  std::int64_t sent_ms = 0;      // sender's clock
-  std::int64_t received_ms = 0;  // our clock (0 for outgoing)
-  std::string status;            // outgoing: "queued" | "sent"; incoming: "received"
-  std::size_t size = 0;          // body bytes
+  std::int64_t sent_ms = 0;           // sender's clock
+  std::int64_t received_ms = 0;       // our clock (0 for outgoing)
+  std::string status;                 // outgoing: "queued" | "sent"; incoming: "received"
+  std::size_t size = 0;               // body bytes
+  std::vector<ReceiptInfo> receipts;  // one per relay that took it (filled by history)
 };
 
 // IntroductionInfo describes an introduction, as the mediator or as one of the parties sees it.
@@ -216,6 +230,7 @@ struct SafetyNumber {
 struct RelayInfo {
   std::string url;
   std::string fingerprint_hex;
+  std::string signing_key_hex;  // the relay's Ed25519 receipt key, pinned at relay_add
 };
 
 // HeldEnvelope is one envelope a relay holds for this user: what the relay itself can see.

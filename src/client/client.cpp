@@ -13,6 +13,7 @@
 
 #include "client/alerts.hpp"
 #include "client/assurance_book.hpp"
+#include "client/receipts.hpp"
 #include "client/record.hpp"
 #include "client/relay_link.hpp"
 #include "client/relay_routes.hpp"
@@ -93,9 +94,10 @@ struct RelayRecord {
   std::string url;
   std::array<std::uint8_t, 32> fingerprint{};
   std::uint32_t order = 0;
+  std::array<std::uint8_t, 32> signing_key{};  // pinned at the first handshake (zero: not yet)
   Bytes encode() const {
     RecordWriter w;
-    w.u8(kRecordVersion).str(url).bytes(fingerprint).u32(order);
+    w.u8(kRecordVersion).str(url).bytes(fingerprint).u32(order).bytes(signing_key);
     return w.take();
   }
   static Result<RelayRecord> decode(ByteView b) {
@@ -105,6 +107,7 @@ struct RelayRecord {
     x.url = r.str(protocol::kMaxRelayUrlSize);
     x.fingerprint = r.fixed<32>();
     x.order = r.u32();
+    if (!r.at_end()) x.signing_key = r.fixed<32>();  // absent in records from before receipts
     BC_TRY(r.finish("relay record"));
     return x;
   }
@@ -186,7 +189,7 @@ struct ContactRecord {
     w.u8(kRecordVersion).str(alias).str(name).bytes(identity).str(introduced_by);
     w.boolean(verified).bytes(verified_identity).boolean(identity_changed);
     w.str(address.url).bytes(address.certificate_sha256).bytes(address.queue);
-    w.str(our_queue_key).bytes(session).i64(added_ms);
+    w.str(our_queue_key).bytes(session).i64(added_ms).bytes(address.relay_key);
     return w.take();
   }
   static Result<ContactRecord> decode(ByteView b) {
@@ -206,6 +209,7 @@ struct ContactRecord {
     c.our_queue_key = r.str(64);
     c.session = r.bytes(1 << 22);
     c.added_ms = r.i64();
+    if (!r.at_end()) c.address.relay_key = r.fixed<32>();  // absent before receipts
     BC_TRY(r.finish("contact record"));
     return c;
   }
@@ -398,7 +402,11 @@ struct Client::Impl {
   bool any_deferred = false;     // some delivery of this pass was left on the relay
   bool deferred = false;         // set by handle_delivery when a delivery must wait (not acked)
   std::string delivering_relay;  // the relay whose delivery is being handled (named in alerts)
-  ByteView delivery_envelope;    // the envelope being handled (escrow certificates hash it)
+  // The message a delivery was kept as (set by store_incoming / store_undecryptable), so that the
+  // delivery's receipt is kept beside it.
+  std::string delivered_key;
+  std::string delivered_alias;
+  ByteView delivery_envelope;  // the envelope being handled (escrow certificates hash it)
   SystemClock system_clock;
   crypto::SystemRng system_rng;
 
@@ -468,8 +476,68 @@ struct Client::Impl {
                              [](const auto& a, const auto& b) { return a.order < b.order; });
   }
 
+  // link connects to a relay and checks its signing key against the one pinned for its URL (by
+  // relay_add, or learned from an invitation): a relay that signs with another key is refused like
+  // one with another certificate. A relay of ours that has no pinned key yet (added before
+  // receipts) is pinned now.
   Result<std::unique_ptr<RelayLink>> link(const std::string& url, ByteView fingerprint) {
-    return RelayLink::connect(url, fingerprint, options.relay_timeout_ms);
+    BC_ASSIGN_OR_RETURN(auto l, RelayLink::connect(url, fingerprint, options.relay_timeout_ms));
+    constexpr std::array<std::uint8_t, 32> kUnpinned{};
+    std::array<std::uint8_t, 32> pinned{};
+    BC_ASSIGN_OR_RETURN(auto own, load<RelayRecord>(kRelays, url));
+    if (own) pinned = own->signing_key;
+    if (pinned == kUnpinned) {
+      BC_ASSIGN_OR_RETURN(const auto contacts, load_all<ContactRecord>(kContacts));
+      for (const auto& c : contacts) {
+        if (c.address.url == url && c.address.relay_key != kUnpinned) pinned = c.address.relay_key;
+        BC_ASSIGN_OR_RETURN(const auto mirrors, load_mirrors(*db, c.alias));
+        for (const auto& m : mirrors) {
+          if (m.url == url && m.relay_key != kUnpinned) pinned = m.relay_key;
+        }
+      }
+    }
+    if (pinned != kUnpinned && pinned != l->relay_key()) {
+      l->close();
+      return fail(Errc::kAuthFailed, "the relay at " + url +
+                                         " signs with a different key than the one pinned for it "
+                                         "(it is not the relay you added)");
+    }
+    if (own && own->signing_key == kUnpinned) {
+      own->signing_key = l->relay_key();
+      BC_TRY(save(kRelays, url, *own));
+    }
+    return l;
+  }
+
+  // relay_key_of is the pinned signing key of a relay we hold a link to.
+  static crypto::Ed25519PublicKey relay_key_of(const RelayLink& l) {
+    crypto::Ed25519PublicKey key;
+    key.bytes = l.relay_key();
+    return key;
+  }
+
+  // keep_receipt stores a verified receipt for the message under `message_key`, or raises
+  // "bad_receipt" for one that does not verify (the message itself is kept either way) unless
+  // `already_reported`: an envelope found altered or replayed has, of course, no matching receipt,
+  // and one finding gets one alert. In the caller's transaction.
+  Result<void> keep_receipt(const std::string& alias, const std::string& message_key,
+                            const CheckedReceipt& receipt, std::vector<Event>& events,
+                            bool already_reported = false) {
+    if (receipt.valid) {
+      if (message_key.empty()) return ok();  // history off, or no message kept for it
+      return store_receipt(*db, message_key, receipt.info);
+    }
+    if (already_reported) return ok();
+    AlertInfo a;
+    a.code = "bad_receipt";
+    a.alias = alias;
+    a.relay_url = receipt.info.relay_url;
+    a.first_seq = receipt.info.seq;
+    a.last_seq = receipt.info.seq;
+    a.text = "the relay " + receipt.info.relay_url + " gave a " + receipt.info.direction +
+             " receipt for message " + std::to_string(receipt.info.seq) +
+             " that does not verify (" + receipt.problem + "); the message is kept";
+    return raise_alert(std::move(a), events);
   }
 
   Result<std::uint64_t> next_seq() {
@@ -515,7 +583,9 @@ struct Client::Impl {
     for (const auto& q : qs) {
       BC_ASSIGN_OR_RETURN(const RelayRecord relay,
                           require<RelayRecord>(kRelays, q.relay_url, "relay is gone"));
-      ordered.push_back({relay.order, {relay.url, relay.fingerprint, q.sender_id}});
+      // The signing key was pinned by the handshake that created the queue.
+      ordered.push_back(
+          {relay.order, {relay.url, relay.fingerprint, q.sender_id, relay.signing_key}});
     }
     std::stable_sort(ordered.begin(), ordered.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -683,7 +753,7 @@ struct Client::Impl {
       BC_ASSIGN_OR_RETURN(const OutboxRecord o, OutboxRecord::decode(raw));
       if (unreachable.contains(o.relay_url)) continue;
       auto& l = links[o.relay_url];
-      Result<void> deposited = ok();
+      Result<wire::DepositReceipt> deposited = fail(Errc::kUnavailable, "relay not reached");
       if (!l) {
         auto made = link(o.relay_url, o.fingerprint);
         if (made) {
@@ -692,27 +762,21 @@ struct Client::Impl {
           deposited = fail(std::move(made).error());
         }
       }
-      std::optional<wire::DepositReceipt> taken;
-      if (deposited) {
-        // Whether the relay took the envelope matters to the outbox; its receipt to the transcript.
-        auto receipt = l->deposit(o.queue, o.envelope);
-        if (!receipt) {
-          deposited = fail(std::move(receipt).error());
-        } else {
-          taken = *receipt;
-        }
-      }
+      if (l) deposited = l->deposit(o.queue, o.envelope);
       if (!deposited) {
-        if (deposited.error().code != Errc::kUnavailable) return deposited;
+        if (deposited.error().code != Errc::kUnavailable) return fail(std::move(deposited).error());
         unreachable.emplace(o.relay_url, std::move(deposited).error());
         continue;
       }
+      const CheckedReceipt checked =
+          check_deposit_receipt(o.relay_url, relay_key_of(*l), o.queue, o.envelope, *deposited);
+      std::vector<Event> raised;  // a bad receipt's alert is kept; sync and alerts() show it
       BC_TRY(db->transaction([&](store::ClientStore&) -> Result<void> {
         BC_TRY(db->erase(kOutbox, key));
-        if (taken) {
-          BC_TRY(note_deposit_receipt(*db, taken->envelope_hash, o.relay_url, taken->message_id,
-                                      taken->relay_time_ms));
-        }
+        BC_TRY(keep_receipt(o.alias, o.message_key, checked, raised));
+        // The transcript keeps the relay's numbering of what we sent.
+        BC_TRY(note_deposit_receipt(*db, deposited->envelope_hash, o.relay_url,
+                                    deposited->message_id, deposited->relay_time_ms));
         if (o.message_key.empty()) return ok();
         BC_ASSIGN_OR_RETURN(auto m, load<MessageRecord>(kMessages, o.message_key));
         if (!m) return ok();
@@ -761,6 +825,8 @@ struct Client::Impl {
     m.status = "received";
     BC_ASSIGN_OR_RETURN(const std::uint64_t seq, next_seq());
     BC_TRY(save(kMessages, message_key(alias, seq), m));
+    delivered_key = message_key(alias, seq);
+    delivered_alias = alias;
     return to_info(alias, m);
   }
 
@@ -789,6 +855,8 @@ struct Client::Impl {
     BC_ASSIGN_OR_RETURN(const std::uint64_t seq, next_seq());
     BC_TRY(save(kMessages, message_key(alias, seq), m));
     BC_TRY(db->put("undecryptable", message_key(alias, seq), envelope));
+    delivered_key = message_key(alias, seq);
+    delivered_alias = alias;
     Event e;
     e.kind = EventKind::kUndecryptable;
     e.alias = alias;
@@ -1400,10 +1468,39 @@ Result<void> Client::Impl::receive_from_relay(const RelayRecord& relay,
     std::vector<Event> found;
     deferred = false;
     delivering_relay = relay.url;
+    delivered_key.clear();
+    delivered_alias.clear();
     BC_TRY(db->transaction([&](store::ClientStore&) -> Result<void> {
       BC_ASSIGN_OR_RETURN(const QueueRecord q,
                           require<QueueRecord>(kQueues, it->second, "queue is gone"));
-      return handle_delivery(q, *d, found);
+      const auto alert_count = [&found] {
+        return std::count_if(found.begin(), found.end(),
+                             [](const Event& e) { return e.kind == EventKind::kAlert; });
+      };
+      const auto alerts_before = alert_count();
+      // An envelope seen before was judged then (and a replay is reported as one).
+      BC_ASSIGN_OR_RETURN(const auto seen_before,
+                          db->get(kSeen, "env:" + hex(crypto::sha256(d->envelope))));
+      BC_TRY(handle_delivery(q, *d, found));
+      if (deferred) return ok();
+      // The receipt is checked after the message is kept: a bad one never costs the message.
+      const CheckedReceipt checked =
+          check_delivery_receipt(relay.url, relay_key_of(*l), q.sender_id, *d);
+      const std::string alias = delivered_alias.empty() ? q.ref : delivered_alias;
+      std::string target = delivered_key;
+      if (!target.empty()) {
+        BC_TRY(note_receipt_target(*db, checked.info.envelope_hash_hex, target));
+      } else if (checked.valid) {
+        // A copy of a message already kept (from the other relay, or delivered again): it adds
+        // this relay's receipt once, never replaces one.
+        BC_ASSIGN_OR_RETURN(auto kept, receipt_target(*db, checked.info.envelope_hash_hex));
+        if (kept) {
+          BC_ASSIGN_OR_RETURN(const bool has, has_receipt(*db, *kept, relay.url));
+          if (!has) target = *kept;
+        }
+      }
+      return keep_receipt(alias, target, checked, found,
+                          seen_before.has_value() || alert_count() > alerts_before);
     }));
     if (deferred) {
       any_deferred = true;
@@ -1717,15 +1814,16 @@ Result<RelayInfo> Client::relay_add(const std::string& url, const std::string& f
   for (const auto& existing : all) {
     if (existing.url == url) r.order = existing.order;
   }
+  r.signing_key = l->relay_key();  // link() refused a key other than one pinned before
   BC_TRY(impl_->save(kRelays, url, r));
-  return RelayInfo{url, to_hex(r.fingerprint)};
+  return RelayInfo{url, to_hex(r.fingerprint), to_hex(r.signing_key)};
 }
 
 Result<std::vector<RelayInfo>> Client::relays() {
   BC_ASSIGN_OR_RETURN(auto all, impl_->load_all<RelayRecord>(kRelays));
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.order < b.order; });
   std::vector<RelayInfo> out;
-  for (const auto& r : all) out.push_back({r.url, to_hex(r.fingerprint)});
+  for (const auto& r : all) out.push_back({r.url, to_hex(r.fingerprint), to_hex(r.signing_key)});
   return out;
 }
 
@@ -2027,12 +2125,14 @@ Result<std::vector<MessageInfo>> Client::history(const std::string& alias) {
   BC_ASSIGN_OR_RETURN(auto c, impl_->load<ContactRecord>(kContacts, alias));
   if (!c) return fail(Errc::kNotFound, "unknown contact: " + alias);
   BC_ASSIGN_OR_RETURN(auto rows, impl_->db->list(kMessages));
+  BC_ASSIGN_OR_RETURN(auto receipts, load_receipts(*impl_->db));
   std::vector<MessageInfo> out;
   const std::string prefix = alias + '\x1f';
   for (auto& [key, raw] : rows) {
     if (!key.starts_with(prefix)) continue;
     BC_ASSIGN_OR_RETURN(const MessageRecord m, MessageRecord::decode(raw));
     out.push_back(impl_->to_info(alias, m));
+    if (auto it = receipts.find(key); it != receipts.end()) out.back().receipts = it->second;
   }
   return out;
 }

@@ -49,7 +49,9 @@ bool contains(const std::vector<std::string>& list, const std::string& url) {
 }  // namespace
 
 void write_addresses(RecordWriter& w, const std::vector<protocol::RelayAddress>& addresses) {
-  for (const auto& a : addresses) w.str(a.url).bytes(a.certificate_sha256).bytes(a.queue);
+  for (const auto& a : addresses) {
+    w.str(a.url).bytes(a.certificate_sha256).bytes(a.queue).bytes(a.relay_key);
+  }
 }
 
 Result<std::vector<protocol::RelayAddress>> read_addresses(RecordReader& r) {
@@ -62,6 +64,7 @@ Result<std::vector<protocol::RelayAddress>> read_addresses(RecordReader& r) {
     a.url = r.str(protocol::kMaxRelayUrlSize);
     a.certificate_sha256 = r.fixed<32>();
     a.queue = r.fixed<16>();
+    a.relay_key = r.fixed<32>();
     out.push_back(std::move(a));
   }
   BC_TRY(r.finish("relay addresses"));

@@ -28,8 +28,8 @@ inline constexpr std::string_view kCopies = "copies";    // envelope hash -> rel
 [[nodiscard]] Result<void> save_mirrors(store::ClientStore& db, const std::string& alias,
                                         const std::vector<protocol::RelayAddress>& mirrors);
 
-// write_addresses appends each address as str(url) bytes(certificate sha256) bytes(queue): the
-// encoding of a relay address inside an invitation acceptance.
+// write_addresses appends each address as str(url) bytes(certificate sha256) bytes(queue)
+// bytes(relay signing key): the encoding of a relay address inside an invitation acceptance.
 void write_addresses(RecordWriter& w, const std::vector<protocol::RelayAddress>& addresses);
 // read_addresses reads addresses until the reader is at its end (at most
 // kMaxRelaysPerInvitation); kMalformed for a damaged one or too many.

@@ -28,6 +28,7 @@ Bytes encode_relay(const RelayAddress& relay) {
   w.bytes_field(1, as_bytes(relay.url));
   w.bytes_field(2, relay.certificate_sha256);
   w.bytes_field(3, relay.queue);
+  w.bytes_field(4, relay.relay_key);
   return out;
 }
 
@@ -57,12 +58,15 @@ Result<RelayAddress> decode_relay(ByteView bytes) {
       case 3:
         BC_TRY(copy_exact(f.bytes, relay.queue, "queue address"));
         break;
+      case 4:
+        BC_TRY(copy_exact(f.bytes, relay.relay_key, "relay signing key"));
+        break;
       default:
         continue;
     }
     seen |= 1U << f.number;
   }
-  if (seen != 0b1110) return fail(Errc::kMalformed, "relay address is missing a field");
+  if (seen != 0b11110) return fail(Errc::kMalformed, "relay address is missing a field");
   BC_TRY(check_relay(relay));
   return relay;
 }
@@ -111,6 +115,11 @@ Result<Invitation> Invitation::decode(ByteView bytes) {
     }
     switch (f.number) {
       case 1:
+        if (f.varint == 1) {
+          return fail(Errc::kUnsupportedVersion,
+                      "this invitation was made by an older Backchannel (version 1, without the "
+                      "relay's signing key): ask for a new one");
+        }
         if (f.varint != kInvitationVersion) {
           return fail(Errc::kUnsupportedVersion, "invitation version " + std::to_string(f.varint));
         }

@@ -14,7 +14,8 @@
 
 namespace bc::protocol {
 
-inline constexpr std::uint32_t kInvitationVersion = 1;
+// Version 2 added the relay's signing key to each relay address; version 1 codes are refused.
+inline constexpr std::uint32_t kInvitationVersion = 2;
 inline constexpr std::size_t kInvitationIdSize = 16;
 inline constexpr std::size_t kQueueAddressSize = 16;
 inline constexpr std::size_t kMaxRelaysPerInvitation = 2;
@@ -24,11 +25,13 @@ inline constexpr std::size_t kMaxRelayUrlSize = 256;
 inline constexpr std::string_view kInvitationCodePrefix = "bc1";
 
 // RelayAddress is a queue on a relay: the relay's URL, the SHA-256 fingerprint of its TLS
-// certificate (pinned by the client), and the queue's sender id (where to deposit).
+// certificate and its Ed25519 receipt signing key (both pinned by the client), and the queue's
+// sender id (where to deposit).
 struct RelayAddress {
   std::string url;
   std::array<std::uint8_t, 32> certificate_sha256{};
   std::array<std::uint8_t, kQueueAddressSize> queue{};
+  std::array<std::uint8_t, 32> relay_key{};
   friend bool operator==(const RelayAddress&, const RelayAddress&) = default;
 };
 

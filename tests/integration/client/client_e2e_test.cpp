@@ -1,6 +1,7 @@
 // End-to-end tests of the client through the real backchannel-relay binary over TLS.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <string>
@@ -340,6 +341,89 @@ TEST_F(ClientE2ETest, WatchSurvivesARelayRestartAndLosesNothing) {
   ASSERT_TRUE(history);
   ASSERT_EQ(history->size(), 3U);
   EXPECT_EQ((*history)[2].text, "and once more");
+}
+
+// receipt_of is the one receipt a message holds, or nullptr.
+const ReceiptInfo* receipt_of(const MessageInfo& m) {
+  EXPECT_EQ(m.receipts.size(), 1U) << m.text;
+  return m.receipts.size() == 1 ? &m.receipts[0] : nullptr;
+}
+
+TEST_F(ClientE2ETest, EverySentAndReceivedMessageHasTheSameVerifiedReceiptOnBothSides) {
+  auto mediator = make("mediator");
+  auto alpha = make("alpha");
+  auto relays = alpha->relays();
+  ASSERT_TRUE(relays);
+  ASSERT_EQ(relays->size(), 1U);
+  EXPECT_EQ((*relays)[0].signing_key_hex, to_hex(relay_->signing_key()));  // pinned at relay add
+  connect(*mediator, *alpha, "med");
+  for (const char* text : {"one", "two", "three"}) ASSERT_TRUE(alpha->send_text("med", text));
+  ASSERT_TRUE(mediator->send_text("alpha", "back"));
+  ASSERT_TRUE(mediator->sync());
+  ASSERT_TRUE(alpha->sync());
+  auto sent = alpha->history("med");
+  auto got = mediator->history("alpha");
+  ASSERT_TRUE(sent && got);
+  ASSERT_EQ(sent->size(), 4U);
+  ASSERT_EQ(got->size(), 4U);
+  std::uint64_t last_seq = 0;
+  for (std::size_t i = 0; i < 4; ++i) {
+    const MessageInfo& a = (*sent)[i];
+    // Each side lists its own sends first when it sent before it received: match by text.
+    const auto same = std::find_if(got->begin(), got->end(),
+                                   [&](const MessageInfo& x) { return x.text == a.text; });
+    ASSERT_NE(same, got->end()) << a.text;
+    const MessageInfo& m = *same;
+    ASSERT_NE(a.outgoing, m.outgoing);
+    const ReceiptInfo* ra = receipt_of(a);
+    const ReceiptInfo* rm = receipt_of(m);
+    ASSERT_TRUE(ra && rm);
+    // Each side kept the receipt of its own direction; it is the same signed statement.
+    EXPECT_EQ(ra->direction, a.outgoing ? "deposit" : "delivery");
+    EXPECT_EQ(rm->direction, m.outgoing ? "deposit" : "delivery");
+    EXPECT_EQ(ra->relay_url, url_);
+    EXPECT_EQ(ra->seq, rm->seq);
+    EXPECT_EQ(ra->relay_time_ms, rm->relay_time_ms);
+    EXPECT_EQ(ra->envelope_hash_hex, rm->envelope_hash_hex);
+    EXPECT_EQ(ra->signature_hex, rm->signature_hex);
+    if (a.outgoing) {
+      EXPECT_GT(ra->seq, last_seq);  // the relay numbers one queue's envelopes in order
+      last_seq = ra->seq;
+    }
+  }
+  EXPECT_TRUE(alpha->alerts("med")->empty());
+  EXPECT_TRUE(mediator->alerts("alpha")->empty());
+}
+
+TEST_F(ClientE2ETest, ARelayWhoseSigningKeyChangedIsRefused) {
+  auto mediator = make("mediator");
+  auto alpha = make("alpha");
+  connect(*mediator, *alpha, "med");
+  ASSERT_TRUE(alpha->send_text("med", "before"));
+  // Same address, same data and certificate, but a new signing key: not the relay we pinned.
+  const std::uint16_t port = relay_->port();
+  EXPECT_EQ(relay_->terminate(), 0);
+  relay_.reset();
+  fs::remove(dir_->path() / "relay" / "relay-signing.key");
+  auto again =
+      test::RelayProcess::start(dir_->path() / "relay", {}, "127.0.0.1:" + std::to_string(port));
+  ASSERT_TRUE(again) << again.error().message();
+  relay_ = std::move(again).value();
+  auto refused = mediator->sync();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::kAuthFailed);
+  EXPECT_NE(refused.error().message().find("different key"), std::string::npos);
+  // Sending is refused too and the message stays queued, not lost.
+  auto queued = alpha->send_text("med", "after");
+  auto history = alpha->history("med");
+  ASSERT_TRUE(history);
+  ASSERT_EQ(history->size(), 2U);
+  EXPECT_EQ((*history)[1].status, "queued");
+  EXPECT_FALSE(queued);
+  // Adding the relay again does not re-pin it either.
+  auto readded = alpha->relay_add(url_, fingerprint_);
+  ASSERT_FALSE(readded);
+  EXPECT_EQ(readded.error().code, Errc::kAuthFailed);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <unistd.h>
+#include <atomic>
 #include <filesystem>
 #include <mutex>
 
@@ -23,6 +24,26 @@ namespace {
 
 namespace fs = std::filesystem;
 const Bytes kPass = {'p', 'w'};
+
+// TamperOutbox sits between the service and the transport; when told to, it breaks the relay's
+// receipt signatures (as a relay that lies about what it signed would).
+class TamperOutbox final : public relay::Outbox {
+ public:
+  void send(relay::ConnectionId c, Bytes frame) override {
+    if (break_receipts.load()) {
+      auto f = wire::decode_relay_frame(frame);
+      if (f) {
+        if (auto* r = std::get_if<wire::DepositReceipt>(&f->message)) r->signature[0] ^= 1;
+        if (auto* d = std::get_if<wire::Delivery>(&f->message)) d->signature[0] ^= 1;
+        frame = wire::encode_relay_frame(*f).value();
+      }
+    }
+    inner->send(c, std::move(frame));
+  }
+  void close(relay::ConnectionId c) override { inner->close(c); }
+  relay::Outbox* inner = nullptr;
+  std::atomic<bool> break_receipts{false};
+};
 
 // TapService passes every frame to the real service and keeps the deposits it saw.
 class TapService final : public relay::RelayService {
@@ -100,9 +121,10 @@ class ClientTest : public ::testing::Test {
     auto server = net::Server::create(options);
     ASSERT_TRUE(server) << server.error().message();
     server_ = std::move(server).value();
-    auto service = relay::make_relay_service(relay::RelayConfig{}, crypto::ed25519_generate(rng_),
-                                             store::make_memory_relay_store(), server_->outbox(),
-                                             relay_clock_, rng_);
+    tamper_.inner = &server_->outbox();
+    auto service = relay::make_relay_service(
+        relay::RelayConfig{}, {relay_key_.private_key.copy(), relay_key_.public_key},
+        store::make_memory_relay_store(), tamper_, relay_clock_, rng_);
     ASSERT_TRUE(service) << service.error().message();
     service_ = std::move(service).value();
     tap_.inner = service_.get();
@@ -135,6 +157,8 @@ class ClientTest : public ::testing::Test {
   fs::path dir_;
   SystemClock relay_clock_;
   crypto::SystemRng rng_;
+  const crypto::Ed25519KeyPair relay_key_ = crypto::ed25519_generate(rng_);
+  TamperOutbox tamper_;
   std::unique_ptr<net::Server> server_;
   std::unique_ptr<relay::RelayCore> service_;
   TapService tap_;
@@ -179,6 +203,82 @@ TEST_F(ClientTest, ReplayedEnvelopeIsShownOnce) {
   EXPECT_EQ((*stored)[0].code, "replayed");
   EXPECT_EQ(mediator->alerts("")->size(), 2U);
   EXPECT_EQ(mediator->alerts("nobody").error().code, Errc::kNotFound);
+}
+
+TEST_F(ClientTest, ReceiptsOfBothSidesVerifyUnderThePinnedRelayKey) {
+  auto mediator = make("mediator");
+  auto alpha = make("alpha");
+  EXPECT_EQ(alpha->relays()->at(0).signing_key_hex, to_hex(relay_key_.public_key.view()));
+  auto inv = mediator->invite_create();
+  ASSERT_TRUE(alpha->invite_accept(inv->code, "med"));
+  ASSERT_TRUE(mediator->sync());
+  ASSERT_TRUE(alpha->send_text("med", "one"));
+  ASSERT_TRUE(alpha->send_text("med", "two"));
+  ASSERT_TRUE(mediator->sync());
+  auto sent = alpha->history("med");
+  auto got = mediator->history("alpha");
+  ASSERT_EQ(sent->size(), 2U);
+  ASSERT_EQ(got->size(), 2U);
+  for (std::size_t i = 0; i < 2; ++i) {
+    ASSERT_EQ((*sent)[i].receipts.size(), 1U);
+    ASSERT_EQ((*got)[i].receipts.size(), 1U);
+    const ReceiptInfo& d = (*sent)[i].receipts[0];
+    const ReceiptInfo& r = (*got)[i].receipts[0];
+    EXPECT_EQ(d.direction, "deposit");
+    EXPECT_EQ(r.direction, "delivery");
+    EXPECT_EQ(d.seq, r.seq);
+    EXPECT_EQ(d.signature_hex, r.signature_hex);
+    EXPECT_EQ(d.envelope_hash_hex, r.envelope_hash_hex);
+    EXPECT_EQ(d.relay_url, url_);
+  }
+  EXPECT_EQ((*sent)[1].receipts[0].seq, (*sent)[0].receipts[0].seq + 1);
+  EXPECT_TRUE(alpha->alerts("med")->empty());
+  EXPECT_TRUE(mediator->alerts("alpha")->empty());
+}
+
+TEST_F(ClientTest, BadReceiptKeepsTheMessageAndRaisesAnAlert) {
+  auto mediator = make("mediator");
+  auto alpha = make("alpha");
+  auto inv = mediator->invite_create();
+  ASSERT_TRUE(alpha->invite_accept(inv->code, "med"));
+  ASSERT_TRUE(mediator->sync());
+  tamper_.break_receipts = true;
+  auto sent = alpha->send_text("med", "signed badly");
+  ASSERT_TRUE(sent) << sent.error().message();  // the relay stored it: the message is sent
+  auto got = mediator->sync();
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(count(*got, EventKind::kMessage), 1);
+  ASSERT_EQ(count(*got, EventKind::kAlert), 1);
+  for (const auto& s : {alpha->alerts("med"), mediator->alerts("alpha")}) {
+    ASSERT_TRUE(s);
+    ASSERT_EQ(s->size(), 1U);
+    EXPECT_EQ((*s)[0].code, "bad_receipt");
+    EXPECT_EQ((*s)[0].relay_url, url_);
+  }
+  auto history = mediator->history("alpha");
+  ASSERT_EQ(history->size(), 1U);
+  EXPECT_EQ((*history)[0].text, "signed badly");
+  EXPECT_TRUE((*history)[0].receipts.empty());  // only receipts that verify are kept
+  EXPECT_EQ(alpha->history("med")->at(0).status, "sent");
+}
+
+TEST_F(ClientTest, RelayThatSignsWithAnotherKeyIsRefused) {
+  auto alpha = make("alpha");
+  auto inv = alpha->invite_create();
+  ASSERT_TRUE(inv);
+  // The same address and certificate, but another signing key behind it.
+  auto other =
+      relay::make_relay_service(relay::RelayConfig{}, crypto::ed25519_generate(rng_),
+                                store::make_memory_relay_store(), tamper_, relay_clock_, rng_);
+  ASSERT_TRUE(other);
+  tap_.inner = other->get();
+  auto refused = alpha->sync();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::kAuthFailed);
+  EXPECT_EQ(alpha->relay_add(url_, fingerprint_).error().code, Errc::kAuthFailed);
+  tap_.inner = service_.get();
+  (*other)->shutdown();
+  EXPECT_TRUE(alpha->sync());  // the pinned relay is accepted again
 }
 
 TEST_F(ClientTest, AlteredEnvelopeIsKeptAndRaisesAnAlert) {

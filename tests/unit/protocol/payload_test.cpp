@@ -154,6 +154,7 @@ Invitation sample_invitation() {
   relay.url = "wss://127.0.0.1:8443";
   relay.certificate_sha256.fill(0x11);
   relay.queue.fill(0x22);
+  relay.relay_key.fill(0x33);
   inv.relays.push_back(relay);
   inv.expires_at_ms = 1'800'000'000'000;
   return inv;
@@ -210,6 +211,25 @@ TEST(InvitationTest, RejectsDamagedCodes) {
   std::string bad_char = code;
   bad_char[8] = '*';
   EXPECT_EQ(Invitation::from_code(bad_char).error().code, Errc::kMalformed);
+}
+
+TEST(InvitationTest, CarriesTheRelaySigningKey) {
+  Invitation inv = sample_invitation();
+  inv.relays[0].relay_key[31] = 0x44;
+  auto back = Invitation::from_code(*inv.to_code());
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->relays[0].relay_key, inv.relays[0].relay_key);
+}
+
+TEST(InvitationTest, AVersionOneCodeGetsAClearError) {
+  Bytes bytes = *sample_invitation().encode();
+  ASSERT_EQ(bytes[0], 0x08);  // field 1, varint: the version
+  ASSERT_EQ(bytes[1], kInvitationVersion);
+  bytes[1] = 1;
+  auto old = Invitation::from_code(std::string(kInvitationCodePrefix) + to_base64url(bytes));
+  ASSERT_FALSE(old);
+  EXPECT_EQ(old.error().code, Errc::kUnsupportedVersion);
+  EXPECT_NE(old.error().message().find("older Backchannel"), std::string::npos);
 }
 
 TEST(InvitationTest, RefusesBadRelays) {
