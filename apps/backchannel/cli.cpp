@@ -44,6 +44,9 @@ commands:
   watch                                                   stay connected, print as messages arrive
   history ALIAS                                           show a conversation (and its alerts)
   alerts [ALIAS]                                          what the client found wrong with a channel
+  transcript ALIAS                                        the conversation's hash chain and its consistency
+  transcript export ALIAS --out FILE                      write the chain (hashes, no content) to a file
+  transcript verify FILE                                  check an exported chain offline (exit 1: findings)
   config heartbeat [off|DURATION]                         heartbeats (e.g. 1h) that reveal a silent relay
   assure propose ALIAS --text T [--condition C]... [--scope S] [--valid-until DATE]
          [--binding] [--reciprocates ID]                  send an assurance (prints its id)
@@ -328,6 +331,49 @@ int ok_json(const Context& ctx, json j) {
 }
 
 std::atomic<bool> g_stop{false};  // never set: watch runs until the process is signalled
+
+// transcript_json renders a transcript check (the chain and its findings; never content).
+json transcript_json(const client::TranscriptCheck& t) {
+  json entries = json::array();
+  for (const auto& e : t.entries) {
+    entries.push_back({{"direction", e.outgoing ? "out" : "in"},
+                       {"kind", e.kind},
+                       {"seq", e.seq},
+                       {"hash", e.hash_hex},
+                       {"prev_hash", e.prev_hash_hex},
+                       {"acked_seq", e.acked_seq},
+                       {"relay", e.relay_url},
+                       {"relay_seq", e.relay_seq},
+                       {"relay_time_ms", e.relay_time_ms},
+                       {"sent_ms", e.sent_ms},
+                       {"received_ms", e.received_ms}});
+  }
+  return {{"ok", true},
+          {"consistent", t.consistent},
+          {"sent", t.sent},
+          {"received", t.received},
+          {"our_identity", t.our_identity_hex},
+          {"their_identity", t.their_identity_hex},
+          {"findings", t.findings},
+          {"entries", entries}};
+}
+
+// print_transcript shows a transcript check for people (nothing with --json).
+void print_transcript(const Context& ctx, const client::TranscriptCheck& t) {
+  if (ctx.json) return;
+  for (const auto& e : t.entries) {
+    std::printf("%s %-3s #%-5llu %-10s %.16s  prev %.16s  acked %-5llu relay #%llu\n",
+                format_time(e.outgoing ? e.sent_ms : e.received_ms).c_str(),
+                e.outgoing ? "out" : "in", static_cast<unsigned long long>(e.seq), e.kind.c_str(),
+                e.hash_hex.c_str(), e.prev_hash_hex.c_str(),
+                static_cast<unsigned long long>(e.acked_seq),
+                static_cast<unsigned long long>(e.relay_seq));
+  }
+  std::printf("%llu sent, %llu received: %s\n", static_cast<unsigned long long>(t.sent),
+              static_cast<unsigned long long>(t.received),
+              t.consistent ? "consistent" : "NOT consistent");
+  for (const auto& f : t.findings) std::printf("  !! %s\n", f.c_str());
+}
 
 int run_command(Context& ctx, const std::string& command, Args& args) {
   auto fail_with = [&](const Error& e) { return report(ctx, e); };
@@ -620,6 +666,42 @@ int run_command(Context& ctx, const std::string& command, Args& args) {
     }
     if (!ctx.json && found.empty()) std::printf("no alerts\n");
     return ok_json(ctx, {{"alerts", arr}});
+  }
+  if (command == "transcript") {
+    const std::string first = args.positional("alias, export or verify");
+    if (first == "verify") {
+      const std::string path = args.positional("file");
+      args.done();
+      BC_CLI_TRY(check, client::Client::transcript_verify(path));
+      print_transcript(ctx, check);
+      const json out = transcript_json(check);
+      if (ctx.json) std::printf("%s\n", out.dump().c_str());
+      return check.consistent ? 0 : 1;
+    }
+    if (first == "export") {
+      const std::string alias = args.positional("alias");
+      const auto out = args.option("--out");
+      args.done();
+      if (!out) throw UsageError{"transcript export needs --out FILE"};
+      BC_CLI_TRY(c, open_client(ctx));
+      if (auto done = c->transcript_export(alias, *out); !done) return fail_with(done.error());
+      if (!ctx.json) std::printf("transcript with %s written to %s\n", alias.c_str(), out->c_str());
+      return ok_json(ctx, {{"alias", alias}, {"file", *out}});
+    }
+    args.done();
+    BC_CLI_TRY(c, open_client(ctx));
+    BC_CLI_TRY(check, c->transcript(first));
+    BC_CLI_TRY(found, c->alerts(first));
+    print_transcript(ctx, check);
+    json out = transcript_json(check);
+    json arr = json::array();
+    for (const auto& a : found) {
+      if (!ctx.json) print_alert(a);
+      arr.push_back(alert_json(a));
+    }
+    out["alerts"] = arr;
+    if (ctx.json) std::printf("%s\n", out.dump().c_str());
+    return 0;
   }
 #undef BC_CLI_TRY
   throw UsageError{"unknown command: " + command};

@@ -218,6 +218,33 @@ struct InvitationInfo {
   std::int64_t expires_ms = 0;
 };
 
+// TranscriptEntry is one message of a conversation's hash chain: numbers and hashes, no content.
+struct TranscriptEntry {
+  bool outgoing = false;
+  std::string kind;  // "text", "heartbeat", ...
+  std::uint64_t seq = 0;
+  std::string hash_hex;
+  std::string prev_hash_hex;
+  std::uint64_t acked_seq = 0;  // the last message of the other side the sender had received
+  std::string relay_url;        // the relay that accepted (ours) or delivered (theirs) it
+  std::uint64_t relay_seq = 0;  // its sequence number there (0: not known)
+  std::int64_t relay_time_ms = 0;
+  std::int64_t sent_ms = 0;
+  std::int64_t received_ms = 0;
+};
+
+// TranscriptCheck is the consistency state of a conversation's chain (`transcript`), or what an
+// exported transcript file shows (`transcript verify`).
+struct TranscriptCheck {
+  bool consistent = true;             // no finding
+  std::uint64_t sent = 0;             // our messages in the chain
+  std::uint64_t received = 0;         // theirs
+  std::vector<std::string> findings;  // one line each: missing, altered, replayed, diverged
+  std::string our_identity_hex;
+  std::string their_identity_hex;
+  std::vector<TranscriptEntry> entries;  // ours, then theirs, each by sequence number
+};
+
 // SafetyNumber is what `verify` shows.
 struct SafetyNumber {
   std::string alias;
@@ -322,6 +349,15 @@ class Client {
   // gives the one in effect (ClientOptions first).
   [[nodiscard]] Result<void> set_heartbeat_interval(std::uint32_t interval_ms);
   [[nodiscard]] Result<std::uint32_t> heartbeat_interval();
+
+  // transcript checks a contact's hash chain as this side recorded it (kNotFound: unknown alias).
+  [[nodiscard]] Result<TranscriptCheck> transcript(const std::string& alias);
+  // transcript_export writes the chain to `path` (hashes, numbers and relay sequence numbers,
+  // no content: the content stays deniable). kUnavailable when it cannot be written.
+  [[nodiscard]] Result<void> transcript_export(const std::string& alias, const std::string& path);
+  // transcript_verify checks an exported file offline, without a home. kMalformed when it is not
+  // an intact transcript file; findings otherwise.
+  [[nodiscard]] static Result<TranscriptCheck> transcript_verify(const std::string& path);
 
   // alerts returns the alerts raised about a contact's conversation, oldest first (every
   // contact's when alias is empty). kNotFound for an unknown alias.

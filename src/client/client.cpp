@@ -17,6 +17,7 @@
 #include "client/record.hpp"
 #include "client/relay_link.hpp"
 #include "client/relay_routes.hpp"
+#include "client/transcript_file.hpp"
 #include "client/transcript_log.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/hash.hpp"
@@ -2119,6 +2120,50 @@ Result<std::vector<AlertInfo>> Client::alerts(const std::string& alias) {
     if (!c) return fail(Errc::kNotFound, "unknown contact: " + alias);
   }
   return load_alerts(*impl_->db, alias);
+}
+
+namespace {
+// transcript_file_of gathers a contact's chain as this side recorded it.
+Result<TranscriptFile> transcript_file_of(Client& self, Client::Impl& impl,
+                                          const std::string& alias) {
+  BC_ASSIGN_OR_RETURN(auto c, impl.load<ContactRecord>(kContacts, alias));
+  if (!c) return fail(Errc::kNotFound, "unknown contact: " + alias);
+  BC_ASSIGN_OR_RETURN(const std::string me, self.identity_key_hex());
+  BC_ASSIGN_OR_RETURN(Bytes our_identity, from_hex(me));
+  TranscriptFile f;
+  f.our_identity = std::move(our_identity);
+  f.their_identity = c->identity;
+  f.exported_ms = impl.now();
+  BC_ASSIGN_OR_RETURN(f.entries, load_chain(*impl.db, alias));
+  return f;
+}
+}  // namespace
+
+Result<TranscriptCheck> Client::transcript(const std::string& alias) {
+  BC_ASSIGN_OR_RETURN(const TranscriptFile f, transcript_file_of(*this, *impl_, alias));
+  return check_transcript(f);
+}
+
+Result<void> Client::transcript_export(const std::string& alias, const std::string& path) {
+  BC_ASSIGN_OR_RETURN(const TranscriptFile f, transcript_file_of(*this, *impl_, alias));
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << encode_transcript_file(f);
+  out.close();
+  if (!out) return fail(Errc::kUnavailable, "cannot write " + path);
+  return ok();
+}
+
+Result<TranscriptCheck> Client::transcript_verify(const std::string& path) {
+  constexpr std::uintmax_t kMaxFile = 256ULL * 1024 * 1024;
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) return fail(Errc::kNotFound, "cannot read " + path + ": " + ec.message());
+  if (size > kMaxFile) return fail(Errc::kMalformed, "not a Backchannel transcript (too large)");
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  BC_ASSIGN_OR_RETURN(const TranscriptFile f, decode_transcript_file(text.str()));
+  return check_transcript(f);
 }
 
 Result<std::vector<MessageInfo>> Client::history(const std::string& alias) {

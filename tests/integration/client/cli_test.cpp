@@ -157,6 +157,24 @@ TEST_F(CliTest, InvitationMessagingAndVerifyThroughTheCli) {
   EXPECT_EQ(run("alpha", "send med --file '" + file.string() + "'").code, 0);
   const CliRun files = run("mediator", "--json sync");
   EXPECT_EQ(parse(files)["events"][0]["message"]["kind"], "file");
+
+  // The transcript: the chain the mediator holds with alpha, exported and checked offline; the
+  // file holds hashes, never the text.
+  const CliRun tx = run("mediator", "--json transcript alpha");
+  ASSERT_EQ(tx.code, 0) << tx.err;
+  EXPECT_EQ(parse(tx)["consistent"], true);
+  EXPECT_GE(parse(tx)["received"].get<int>(), 2);  // the acceptance, the text, the file
+  const fs::path exported = dir_->path() / "alpha.transcript";
+  ASSERT_EQ(run("mediator", "transcript export alpha --out '" + exported.string() + "'").code, 0);
+  std::stringstream body;
+  body << std::ifstream(exported).rdbuf();
+  EXPECT_EQ(body.str().find("hello from alpha"), std::string::npos);
+  const CliRun checked = run("mediator", "--json transcript verify '" + exported.string() + "'");
+  ASSERT_EQ(checked.code, 0) << checked.err;
+  EXPECT_EQ(parse(checked)["entries"].size(), parse(tx)["entries"].size());
+  { std::ofstream(exported) << "not a transcript"; }
+  EXPECT_EQ(run("mediator", "transcript verify '" + exported.string() + "'").code, 2);
+  EXPECT_EQ(run("mediator", "transcript nobody").code, 2);
 }
 
 TEST_F(CliTest, DemoRunsEndToEndAndShowsOnlyCiphertextAtTheRelay) {

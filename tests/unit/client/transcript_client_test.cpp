@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "backchannel/client.hpp"
+#include "client/transcript_file.hpp"
 #include "core/clock.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/random.hpp"
@@ -261,6 +264,73 @@ TEST_F(TranscriptClientTest, HeartbeatsRevealASilentRelay) {
   ASSERT_TRUE(again);
   EXPECT_TRUE(codes(*again).empty());
   EXPECT_TRUE(bravo->history("alpha")->empty());  // heartbeats show in no history
+}
+
+TEST_F(TranscriptClientTest, TranscriptExportVerifiesAndShowsWhatTheRelayDropped) {
+  start({Fault{FaultKind::kDrop, 3}});
+  auto alpha = make("alpha");
+  auto bravo = make("bravo");
+  pair(*alpha, *bravo);
+  ASSERT_TRUE(bravo->send_text("alpha", "one"));
+  ASSERT_TRUE(bravo->send_text("alpha", "two"));  // deposit 3: dropped
+  ASSERT_TRUE(bravo->send_text("alpha", "three"));
+  ASSERT_TRUE(alpha->sync());
+  ASSERT_TRUE(alpha->send_text("bravo", "reply"));
+  ASSERT_TRUE(bravo->sync());
+
+  // Bravo sent everything and received the reply: its chain is whole.
+  const auto at_bravo = bravo->transcript("alpha");
+  ASSERT_TRUE(at_bravo) << at_bravo.error().message();
+  EXPECT_TRUE(at_bravo->consistent) << ::testing::PrintToString(at_bravo->findings);
+  EXPECT_GE(at_bravo->sent, 3U);
+  EXPECT_EQ(at_bravo->received, 1U);
+
+  // Alpha's chain lacks bravo's dropped message, and the export shows it offline.
+  const std::string file = (dir_ / "alpha-bravo.transcript").string();
+  ASSERT_TRUE(alpha->transcript_export("bravo", file));
+  const auto checked = Client::transcript_verify(file);
+  ASSERT_TRUE(checked) << checked.error().message();
+  EXPECT_FALSE(checked->consistent);
+  ASSERT_EQ(checked->findings.size(), 1U) << ::testing::PrintToString(checked->findings);
+  EXPECT_NE(checked->findings[0].find("their message 3 missing"), std::string::npos)
+      << checked->findings[0];
+  EXPECT_EQ(checked->entries.size(), alpha->transcript("bravo")->entries.size());
+  EXPECT_EQ(Client::transcript_verify((dir_ / "absent").string()).error().code, Errc::kNotFound);
+}
+
+TEST_F(TranscriptClientTest, ChangedTranscriptFileDoesNotVerify) {
+  start({});
+  auto alpha = make("alpha");
+  auto bravo = make("bravo");
+  pair(*alpha, *bravo);
+  ASSERT_TRUE(bravo->send_text("alpha", "one"));
+  ASSERT_TRUE(bravo->send_text("alpha", "two"));
+  ASSERT_TRUE(alpha->sync());
+  const std::string file = (dir_ / "t").string();
+  ASSERT_TRUE(alpha->transcript_export("bravo", file));
+  const auto clean = Client::transcript_verify(file);
+  ASSERT_TRUE(clean) << clean.error().message();
+  EXPECT_TRUE(clean->consistent) << ::testing::PrintToString(clean->findings);
+
+  // Any changed entry breaks the recomputed hash or the chain; a damaged file is malformed.
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto decoded = decode_transcript_file(text.str());
+  ASSERT_TRUE(decoded);
+  ASSERT_FALSE(decoded->entries.empty());
+  for (std::size_t i = 0; i < decoded->entries.size(); ++i) {
+    TranscriptFile changed = *decoded;
+    changed.entries[i].content_digest[0] ^= 1;
+    const auto check = check_transcript(changed);
+    EXPECT_FALSE(check.consistent) << "entry " << i;
+    changed = *decoded;
+    changed.entries[i].fields.acked_seq += 1;
+    EXPECT_FALSE(check_transcript(changed).consistent) << "entry " << i;
+  }
+  std::string damaged = text.str();
+  damaged[damaged.find('\n') + 5] ^= 0x01;
+  EXPECT_FALSE(decode_transcript_file(damaged));
 }
 
 }  // namespace

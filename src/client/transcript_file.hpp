@@ -1,0 +1,35 @@
+// Transcript export files: a conversation's hash chain as one side recorded it (sequence numbers,
+// hashes, content digests and the relay's sequence numbers and times; never any content), and
+// the offline check of such a file. Layout: docs/protocol.md ("Transcript export file").
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backchannel/client.hpp"
+#include "client/transcript_log.hpp"
+#include "core/bytes.hpp"
+#include "core/result.hpp"
+
+namespace bc::client {
+
+// TranscriptFile is what an export holds.
+struct TranscriptFile {
+  Bytes our_identity;    // the exporter's identity key (33 bytes)
+  Bytes their_identity;  // the contact's identity key (33 bytes)
+  std::int64_t exported_ms = 0;
+  std::vector<ChainEntry> entries;  // ours, then theirs, each by sequence number
+};
+
+// encode_transcript_file gives the armored text of a file.
+[[nodiscard]] std::string encode_transcript_file(const TranscriptFile& file);
+// decode_transcript_file parses armored text strictly (kMalformed on any deviation).
+[[nodiscard]] Result<TranscriptFile> decode_transcript_file(std::string_view text);
+
+// check_transcript recomputes every entry's hash from its fields and content digest and checks
+// the chain in both directions: numbering from 1 without gaps, each message naming the hash of
+// the one before it, and each side's statement of what it received matching what the other sent.
+[[nodiscard]] TranscriptCheck check_transcript(const TranscriptFile& file);
+
+}  // namespace bc::client
