@@ -407,6 +407,9 @@ struct Client::Impl {
   // delivery's receipt is kept beside it.
   std::string delivered_key;
   std::string delivered_alias;
+  // delivered_by_escrow: the delivery being handled is an escrow release, which comes through
+  // the escrow's relay only (no copy is due from a second relay).
+  bool delivered_by_escrow = false;
   ByteView delivery_envelope;  // the envelope being handled (escrow certificates hash it)
   SystemClock system_clock;
   crypto::SystemRng system_rng;
@@ -692,8 +695,12 @@ struct Client::Impl {
   // ---- sending ----
   // encrypt_to encrypts a payload for a contact, stores the message and queues its envelope in
   // the outbox, all in the caller's transaction.
+  // An unchained payload (an escrow deposit) carries no transcript fields: it travels through
+  // the relay's escrow, may never arrive (cancelled, expired) or arrive late, and its integrity
+  // is settled by the release certificate instead.
   Result<std::pair<MessageRecord, std::string>> encrypt_to(ContactRecord& c, std::uint32_t kind,
-                                                           ByteView body, bool record_history) {
+                                                           ByteView body, bool record_history,
+                                                           bool chained = true) {
     if (c.session.empty()) return fail(Errc::kConflict, "no session with " + c.alias + " yet");
     BC_ASSIGN_OR_RETURN(protocol::SessionRecord session,
                         protocol::SessionRecord::deserialize(c.session));
@@ -702,14 +709,17 @@ struct Client::Impl {
     p.message_id = fresh_message_id();
     p.sent_at_ms = now();
     p.body = to_bytes(body);
-    BC_ASSIGN_OR_RETURN(const std::string chain_key, stamp_outgoing(*db, c.alias, p, now()));
+    std::string chain_key;
+    if (chained) {
+      BC_ASSIGN_OR_RETURN(chain_key, stamp_outgoing(*db, c.alias, p, now()));
+    }
     BC_ASSIGN_OR_RETURN(Bytes plain, p.encode());
     auto ct = protocol::encrypt(session, plain);
     secure_zero(plain.data(), plain.size());
     if (!ct) return fail(std::move(ct).error());
     BC_ASSIGN_OR_RETURN(Bytes envelope, protocol::pad_envelope(static_cast<std::uint8_t>(ct->type),
                                                                ct->serialized));
-    BC_TRY(note_envelope(*db, chain_key, envelope));
+    if (chained) BC_TRY(note_envelope(*db, chain_key, envelope));
     const SecretBytes serialized = session.serialize();
     c.session = to_bytes(serialized.expose());
     BC_TRY(save(kContacts, c.alias, c));
@@ -1192,6 +1202,10 @@ Result<void> Client::Impl::handle_payload(ContactRecord& c, const protocol::Payl
     case PayloadKind::kInvitationAccept:
       return ok();  // only meaningful on an invitation queue
     case PayloadKind::kAssurance:
+      if (const auto m = protocol::AssuranceMessage::decode(p.body);
+          m && m->type == protocol::AssuranceMessageType::kEscrowDeposit) {
+        delivered_by_escrow = true;
+      }
       return assurance_book().on_payload(c.alias, p.body, delivery_envelope, events);
     default: {
       BC_ASSIGN_OR_RETURN(MessageInfo info, store_incoming(c.alias, p));
@@ -1471,6 +1485,7 @@ Result<void> Client::Impl::receive_from_relay(const RelayRecord& relay,
     delivering_relay = relay.url;
     delivered_key.clear();
     delivered_alias.clear();
+    delivered_by_escrow = false;
     BC_TRY(db->transaction([&](store::ClientStore&) -> Result<void> {
       BC_ASSIGN_OR_RETURN(const QueueRecord q,
                           require<QueueRecord>(kQueues, it->second, "queue is gone"));
@@ -1508,7 +1523,9 @@ Result<void> Client::Impl::receive_from_relay(const RelayRecord& relay,
       continue;
     }
     BC_TRY(l->ack(d->recipient_id, d->message_id));
-    if (multi_relay) BC_TRY(note_relay_copy(relay.url, it->second, d->envelope));
+    if (multi_relay && !delivered_by_escrow) {
+      BC_TRY(note_relay_copy(relay.url, it->second, d->envelope));
+    }
     BC_TRY(mark_acked(relay.url, *d));
     for (auto& e : found) {
       if (live != nullptr) (*live)(e);
@@ -1629,7 +1646,8 @@ class ImplAssuranceHost final : public AssuranceHost {
     if (c.identity_changed) {
       return fail(Errc::kUntrustedIdentity, "the identity key of " + alias + " changed");
     }
-    BC_TRY(impl_.encrypt_to(c, static_cast<std::uint32_t>(PayloadKind::kAssurance), body, false));
+    BC_TRY(impl_.encrypt_to(c, static_cast<std::uint32_t>(PayloadKind::kAssurance), body, false,
+                            /*chained=*/false));
     // encrypt_to queued the envelope as the outbox's newest entry ("out" + sequence number, and
     // one more row per mirror relay under that key + '\x1f' + n). An escrow deposit goes to the
     // relay's escrow instead, never to the queue: every row of it is taken back out, in the same

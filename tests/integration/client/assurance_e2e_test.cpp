@@ -337,6 +337,17 @@ TEST_F(AssuranceE2ETest, EscrowReleasesBothAssurancesAtOnceWithACertificate) {
   ASSERT_TRUE(v->escrow);
   EXPECT_EQ(v->escrow->exchange_id, id);
   EXPECT_EQ(alpha_->escrow_cancel(id).error().code, Errc::kConflict);  // released: too late
+
+  // The deposits went around the conversation's chain: what follows raises no alert.
+  ASSERT_TRUE(alpha_->send_text("bravo", "agreed"));
+  ASSERT_TRUE(bravo_->send_text("alpha", "agreed"));
+  for (Client* c : {alpha_.get(), bravo_.get()}) {
+    auto after = c->sync();
+    ASSERT_TRUE(after) << after.error().message();
+    auto alerts = c->alerts("");
+    ASSERT_TRUE(alerts);
+    EXPECT_TRUE(alerts->empty()) << alerts->front().text;
+  }
 }
 
 TEST_F(AssuranceE2ETest, EscrowExpiresOnBothSidesAndNeitherHoldsTheOthers) {
@@ -394,6 +405,14 @@ TEST_F(AssuranceE2ETest, EscrowCancelTakesTheDepositBackBeforeRelease) {
   EXPECT_TRUE(incoming(*bravo_).empty());
   EXPECT_EQ(escrow_state(*alpha_, id), "cancelled");
   EXPECT_TRUE(incoming(*alpha_).empty());
+
+  // A withdrawn deposit leaves no gap in the conversation: the next message raises no alert.
+  ASSERT_TRUE(alpha_->send_text("bravo", "still talking"));
+  auto after = bravo_->sync();
+  ASSERT_TRUE(after) << after.error().message();
+  auto alerts = bravo_->alerts("");
+  ASSERT_TRUE(alerts);
+  EXPECT_TRUE(alerts->empty()) << alerts->front().text;
 }
 
 // A relay that certifies a release and then withholds alpha's copy: deliveries 1 (the
