@@ -352,6 +352,7 @@ json transcript_json(const client::TranscriptCheck& t) {
           {"consistent", t.consistent},
           {"sent", t.sent},
           {"received", t.received},
+          {"receipts_verified", t.receipts_verified},
           {"our_identity", t.our_identity_hex},
           {"their_identity", t.their_identity_hex},
           {"findings", t.findings},
@@ -372,6 +373,10 @@ void print_transcript(const Context& ctx, const client::TranscriptCheck& t) {
   std::printf("%llu sent, %llu received: %s\n", static_cast<unsigned long long>(t.sent),
               static_cast<unsigned long long>(t.received),
               t.consistent ? "consistent" : "NOT consistent");
+  if (t.receipts_verified != 0) {
+    std::printf("%llu relay receipts verified\n",
+                static_cast<unsigned long long>(t.receipts_verified));
+  }
   for (const auto& f : t.findings) std::printf("  !! %s\n", f.c_str());
 }
 

@@ -236,10 +236,11 @@ struct TranscriptEntry {
 // TranscriptCheck is the consistency state of a conversation's chain (`transcript`), or what an
 // exported transcript file shows (`transcript verify`).
 struct TranscriptCheck {
-  bool consistent = true;             // no finding
-  std::uint64_t sent = 0;             // our messages in the chain
-  std::uint64_t received = 0;         // theirs
-  std::vector<std::string> findings;  // one line each: missing, altered, replayed, diverged
+  bool consistent = true;               // no finding
+  std::uint64_t sent = 0;               // our messages in the chain
+  std::uint64_t received = 0;           // theirs
+  std::uint64_t receipts_verified = 0;  // relay receipts whose signature checks (verify only)
+  std::vector<std::string> findings;    // one line each: missing, altered, replayed, diverged
   std::string our_identity_hex;
   std::string their_identity_hex;
   std::vector<TranscriptEntry> entries;  // ours, then theirs, each by sequence number

@@ -2141,6 +2141,56 @@ Result<std::vector<AlertInfo>> Client::alerts(const std::string& alias) {
 }
 
 namespace {
+// attach_receipts adds to a transcript file the relay receipts kept for its entries' envelopes,
+// each with what checks it offline: the relay's pinned signing key and the sender id of the
+// queue the envelope went into (the contact's queue for ours, our queue for theirs).
+Result<void> attach_receipts(Client::Impl& impl, const ContactRecord& c, TranscriptFile& f) {
+  std::map<std::string, std::array<std::uint8_t, 32>> relay_keys;
+  BC_ASSIGN_OR_RETURN(const auto relays, impl.load_all<RelayRecord>(kRelays));
+  for (const RelayRecord& r : relays) relay_keys[r.url] = r.signing_key;
+  std::map<std::string, wire::QueueId> theirs;  // relay url -> the contact's queue there
+  BC_ASSIGN_OR_RETURN(auto addresses, load_mirrors(*impl.db, c.alias));
+  addresses.insert(addresses.begin(), c.address);
+  for (const protocol::RelayAddress& a : addresses) {
+    std::copy_n(a.queue.begin(), wire::kQueueIdSize, theirs[a.url].begin());
+    if (!relay_keys.contains(a.url)) relay_keys[a.url] = a.relay_key;
+  }
+  std::map<std::string, wire::QueueId> ours;  // relay url -> our queue for the contact there
+  BC_ASSIGN_OR_RETURN(const auto queues, impl.load_all<QueueRecord>(kQueues));
+  for (const QueueRecord& q : queues) {
+    if (q.ref == c.alias) ours[q.relay_url] = q.sender_id;
+  }
+  std::map<std::string, std::uint32_t> entry_of;  // envelope SHA-256 hex -> entry index
+  for (std::uint32_t i = 0; i < f.entries.size(); ++i) {
+    if (!f.entries[i].envelope_sha256_hex.empty()) entry_of[f.entries[i].envelope_sha256_hex] = i;
+  }
+  BC_ASSIGN_OR_RETURN(const auto kept, load_receipts(*impl.db));
+  for (const auto& [message, list] : kept) {
+    for (const ReceiptInfo& info : list) {
+      const auto e = entry_of.find(info.envelope_hash_hex);
+      if (e == entry_of.end()) continue;
+      const auto& queues_there = f.entries[e->second].outgoing ? theirs : ours;
+      const auto queue = queues_there.find(info.relay_url);
+      const auto key = relay_keys.find(info.relay_url);
+      if (queue == queues_there.end() || key == relay_keys.end()) continue;
+      auto hash = from_hex(info.envelope_hash_hex);
+      auto signature = from_hex(info.signature_hex);
+      if (!hash || hash->size() != 32 || !signature || signature->size() != 64) continue;
+      FileReceipt r;
+      r.entry = e->second;
+      r.relay_url = info.relay_url;
+      r.relay_key = key->second;
+      r.sender_id = queue->second;
+      r.seq = info.seq;
+      r.relay_time_ms = info.relay_time_ms;
+      std::copy(hash->begin(), hash->end(), r.envelope_hash.begin());
+      std::copy(signature->begin(), signature->end(), r.signature.begin());
+      f.receipts.push_back(std::move(r));
+    }
+  }
+  return ok();
+}
+
 // transcript_file_of gathers a contact's chain as this side recorded it.
 Result<TranscriptFile> transcript_file_of(Client& self, Client::Impl& impl,
                                           const std::string& alias) {
@@ -2153,6 +2203,7 @@ Result<TranscriptFile> transcript_file_of(Client& self, Client::Impl& impl,
   f.their_identity = c->identity;
   f.exported_ms = impl.now();
   BC_ASSIGN_OR_RETURN(f.entries, load_chain(*impl.db, alias));
+  BC_TRY(attach_receipts(impl, *c, f));
   return f;
 }
 }  // namespace

@@ -4,7 +4,9 @@
 #include <map>
 
 #include "client/record.hpp"
+#include "crypto/keys.hpp"
 #include "protocol/payload.hpp"
+#include "protocol/receipt.hpp"
 #include "protocol/transcript.hpp"
 
 namespace bc::client {
@@ -111,6 +113,11 @@ std::string encode_transcript_file(const TranscriptFile& file) {
   w.bytes(file.our_identity).bytes(file.their_identity).i64(file.exported_ms);
   w.u32(static_cast<std::uint32_t>(file.entries.size()));
   for (const ChainEntry& e : file.entries) w.bytes(e.encode());
+  w.u32(static_cast<std::uint32_t>(file.receipts.size()));
+  for (const FileReceipt& r : file.receipts) {
+    w.u32(r.entry).str(r.relay_url).bytes(r.relay_key).bytes(r.sender_id).u64(r.seq);
+    w.i64(r.relay_time_ms).bytes(r.envelope_hash).bytes(r.signature);
+  }
   Bytes content = to_bytes(as_bytes(kMagic));
   content.push_back(kFileVersion);
   append(content, w.view());
@@ -156,6 +163,25 @@ Result<TranscriptFile> decode_transcript_file(std::string_view text) {
       return fail(Errc::kMalformed, "the transcript is damaged (entry " + std::to_string(i) + ")");
     f.entries.push_back(std::move(*e));
   }
+  const std::uint32_t receipts = r.u32();
+  if (receipts > 2 * kMaxEntries) {
+    return fail(Errc::kMalformed, "the transcript is damaged (too many receipts)");
+  }
+  for (std::uint32_t i = 0; i < receipts; ++i) {
+    FileReceipt x;
+    x.entry = r.u32();
+    x.relay_url = r.str(1024);
+    x.relay_key = r.fixed<32>();
+    x.sender_id = r.fixed<16>();
+    x.seq = r.u64();
+    x.relay_time_ms = r.i64();
+    x.envelope_hash = r.fixed<32>();
+    x.signature = r.fixed<64>();
+    if (x.entry >= f.entries.size()) {
+      return fail(Errc::kMalformed, "the transcript is damaged (receipt for no entry)");
+    }
+    f.receipts.push_back(std::move(x));
+  }
   auto done = r.finish("transcript file");
   if (!done || f.our_identity.size() != kIdentitySize || f.their_identity.size() != kIdentitySize) {
     return fail(Errc::kMalformed, "the transcript is damaged (truncated or trailing bytes)");
@@ -176,6 +202,28 @@ TranscriptCheck check_transcript(const TranscriptFile& file) {
   check_direction(theirs, false, their_seq, c.findings);
   check_acks(their_seq, false, our_seq, c.findings);
   check_acks(our_seq, true, their_seq, c.findings);
+  for (const FileReceipt& r : file.receipts) {
+    const ChainEntry& e = file.entries.at(r.entry);
+    const std::string what = "the receipt of " + side(e.outgoing) + " message " +
+                             std::to_string(e.fields.seq) + " from " + r.relay_url;
+    if (to_hex(r.envelope_hash) != e.envelope_sha256_hex) {
+      c.findings.push_back(what + " is for another envelope");
+      continue;
+    }
+    protocol::Receipt receipt;
+    receipt.sender_id = r.sender_id;
+    receipt.envelope_hash = r.envelope_hash;
+    receipt.seq = r.seq;
+    receipt.relay_time_ms = r.relay_time_ms;
+    receipt.signature = r.signature;
+    crypto::Ed25519PublicKey key;
+    key.bytes = r.relay_key;
+    if (!protocol::verify_receipt(key, receipt)) {
+      c.findings.push_back(what + " does not verify");
+      continue;
+    }
+    ++c.receipts_verified;
+  }
   c.sent = our_seq.size();
   c.received = their_seq.size();
   c.consistent = c.findings.empty();

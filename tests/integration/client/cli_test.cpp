@@ -172,6 +172,7 @@ TEST_F(CliTest, InvitationMessagingAndVerifyThroughTheCli) {
   const CliRun checked = run("mediator", "--json transcript verify '" + exported.string() + "'");
   ASSERT_EQ(checked.code, 0) << checked.err;
   EXPECT_EQ(parse(checked)["entries"].size(), parse(tx)["entries"].size());
+  EXPECT_GE(parse(checked)["receipts_verified"].get<int>(), 2);
   { std::ofstream(exported) << "not a transcript"; }
   EXPECT_EQ(run("mediator", "transcript verify '" + exported.string() + "'").code, 2);
   EXPECT_EQ(run("mediator", "transcript nobody").code, 2);

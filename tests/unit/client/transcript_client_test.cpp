@@ -306,11 +306,14 @@ TEST_F(TranscriptClientTest, ChangedTranscriptFileDoesNotVerify) {
   ASSERT_TRUE(bravo->send_text("alpha", "one"));
   ASSERT_TRUE(bravo->send_text("alpha", "two"));
   ASSERT_TRUE(alpha->sync());
+  ASSERT_TRUE(alpha->send_text("bravo", "three"));
   const std::string file = (dir_ / "t").string();
   ASSERT_TRUE(alpha->transcript_export("bravo", file));
   const auto clean = Client::transcript_verify(file);
   ASSERT_TRUE(clean) << clean.error().message();
   EXPECT_TRUE(clean->consistent) << ::testing::PrintToString(clean->findings);
+  // The relay's signed receipts travel with the chain: alpha's deposit and the two deliveries.
+  EXPECT_GE(clean->receipts_verified, 3U);
 
   // Any changed entry breaks the recomputed hash or the chain; a damaged file is malformed.
   std::ifstream in(file);
@@ -327,6 +330,14 @@ TEST_F(TranscriptClientTest, ChangedTranscriptFileDoesNotVerify) {
     changed = *decoded;
     changed.entries[i].fields.acked_seq += 1;
     EXPECT_FALSE(check_transcript(changed).consistent) << "entry " << i;
+  }
+  ASSERT_FALSE(decoded->receipts.empty());
+  for (std::size_t i = 0; i < decoded->receipts.size(); ++i) {
+    TranscriptFile changed = *decoded;
+    changed.receipts[i].seq += 1;  // the relay never signed this
+    const auto check = check_transcript(changed);
+    EXPECT_FALSE(check.consistent) << "receipt " << i;
+    EXPECT_EQ(check.receipts_verified, decoded->receipts.size() - 1);
   }
   std::string damaged = text.str();
   damaged[damaged.find('\n') + 5] ^= 0x01;
