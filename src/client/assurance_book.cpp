@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "client/armor.hpp"
 #include "client/record.hpp"
 #include "crypto/hash.hpp"
 #include "protocol/escrow_certificate.hpp"
@@ -23,8 +24,7 @@ constexpr std::uint8_t kRecordVersion = 1;
 constexpr std::string_view kAssurances = "assurances";
 constexpr std::string_view kEscrows = "escrows";
 constexpr std::int64_t kDefaultValidityMs = 30LL * 24 * 60 * 60 * 1000;
-constexpr std::string_view kArmorBegin = "-----BEGIN BACKCHANNEL EXPORT-----";
-constexpr std::string_view kArmorEnd = "-----END BACKCHANNEL EXPORT-----";
+constexpr std::string_view kArmorLabel = "EXPORT";
 constexpr std::string_view kExportMagic = "BCX";
 constexpr std::uint8_t kExportVersion = 1;
 constexpr std::uint8_t kExportAssurance = 1;
@@ -195,31 +195,6 @@ AssuranceInfo to_info(const std::string& alias, bool outgoing, const protocol::A
   i.issuer_key_hex = to_hex(a.issuer.serialize());
   i.counterparty_key_hex = to_hex(a.counterparty.serialize());
   return i;
-}
-
-std::string armor(ByteView bytes) {
-  const std::string b64 = to_base64url(bytes);
-  std::string out(kArmorBegin);
-  out += '\n';
-  for (std::size_t i = 0; i < b64.size(); i += 64) out += b64.substr(i, 64) + '\n';
-  out += kArmorEnd;
-  out += '\n';
-  return out;
-}
-
-Result<Bytes> dearmor(std::string_view text) {
-  const auto begin = text.find(kArmorBegin);
-  const auto end = text.find(kArmorEnd);
-  if (begin == std::string_view::npos || end == std::string_view::npos || end < begin) {
-    return fail(Errc::kMalformed, "not a Backchannel export (no BEGIN/END lines)");
-  }
-  std::string b64;
-  for (const char c : text.substr(begin + kArmorBegin.size(), end - begin - kArmorBegin.size())) {
-    if (c != '\n' && c != '\r' && c != ' ') b64 += c;
-  }
-  auto bytes = from_base64url(b64);
-  if (!bytes) return fail(Errc::kMalformed, "the export is damaged (bad characters)");
-  return std::move(*bytes);
 }
 
 }  // namespace
@@ -918,7 +893,7 @@ Result<std::string> AssuranceBook::export_to(const std::string& id, const std::s
   content.push_back(kExportVersion);
   append(content, w.view());
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << armor(content);
+  out << armor(kArmorLabel, content);
   out.close();
   if (!out) return fail(Errc::kUnavailable, "cannot write " + path);
   return kind;
@@ -1014,7 +989,7 @@ Result<VerifiedExport> AssuranceBook::verify_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;
   text << in.rdbuf();
-  BC_ASSIGN_OR_RETURN(const Bytes content, dearmor(text.str()));
+  BC_ASSIGN_OR_RETURN(const Bytes content, dearmor(kArmorLabel, text.str(), "export"));
   const std::size_t header = kExportMagic.size() + 1;
   if (content.size() < header + 1 ||
       !std::equal(kExportMagic.begin(), kExportMagic.end(), content.begin())) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "client/armor.hpp"
 #include "client/record.hpp"
 #include "crypto/keys.hpp"
 #include "protocol/payload.hpp"
@@ -12,8 +13,7 @@
 namespace bc::client {
 namespace {
 
-constexpr std::string_view kBegin = "-----BEGIN BACKCHANNEL TRANSCRIPT-----";
-constexpr std::string_view kEnd = "-----END BACKCHANNEL TRANSCRIPT-----";
+constexpr std::string_view kArmorLabel = "TRANSCRIPT";
 constexpr std::string_view kMagic = "BCTX";
 constexpr std::uint8_t kFileVersion = 1;
 constexpr std::size_t kIdentitySize = 33;
@@ -121,27 +121,12 @@ std::string encode_transcript_file(const TranscriptFile& file) {
   Bytes content = to_bytes(as_bytes(kMagic));
   content.push_back(kFileVersion);
   append(content, w.view());
-  const std::string b64 = to_base64url(content);
-  std::string out(kBegin);
-  out += '\n';
-  for (std::size_t i = 0; i < b64.size(); i += 64) out += b64.substr(i, 64) + '\n';
-  out += kEnd;
-  out += '\n';
-  return out;
+  return armor(kArmorLabel, content);
 }
 
 Result<TranscriptFile> decode_transcript_file(std::string_view text) {
-  const auto begin = text.find(kBegin);
-  const auto end = text.find(kEnd);
-  if (begin == std::string_view::npos || end == std::string_view::npos || end < begin) {
-    return fail(Errc::kMalformed, "not a Backchannel transcript (no BEGIN/END lines)");
-  }
-  std::string b64;
-  for (const char c : text.substr(begin + kBegin.size(), end - begin - kBegin.size())) {
-    if (c != '\n' && c != '\r' && c != ' ') b64 += c;
-  }
-  auto content = from_base64url(b64);
-  if (!content) return fail(Errc::kMalformed, "the transcript is damaged (bad characters)");
+  auto content = dearmor(kArmorLabel, text, "transcript");
+  if (!content) return fail(std::move(content).error());
   const std::size_t header = kMagic.size() + 1;
   if (content->size() < header || !std::equal(kMagic.begin(), kMagic.end(), content->begin())) {
     return fail(Errc::kMalformed, "not a Backchannel transcript");
