@@ -489,6 +489,8 @@ Result<std::unique_ptr<Server>> Server::create(const ServerOptions& options) {
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   // Nothing is resumed, so no session is kept after its connection.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  // After the handshake each connection leaves OpenSSL for TlsRecords (see tls_socket.hpp).
+  TlsSocket::prepare_context(ctx);
   beast::error_code ec;
   impl->tls.use_certificate_chain_file(options.cert_pem.string(), ec);
   if (ec) return fail(Errc::kMalformed, "cannot load TLS certificate " + options.cert_pem.string());

@@ -12,12 +12,19 @@
 // below. Every operation of one TlsSocket must run on one strand (the socket's executor): the
 // SSL object is not thread-safe, but a read and a write may be outstanding at once.
 //
+// Once the handshake is done, the connection moves to TlsRecords (tls_records.hpp): the traffic
+// secrets OpenSSL reported through the context's key log callback (see prepare_context) key a
+// record layer of a few hundred bytes, and the SSL object, about 13 KiB, is freed. This happens
+// only when it is exact: TLS 1.3, a suite TlsRecords knows, both secrets seen, no tickets sent
+// and nothing read past the client's Finished; otherwise OpenSSL keeps the connection.
+//
 // After the TCP socket is closed, no operation touches the SSL object again (the descriptor
 // number may already belong to another connection): each completes with bad_descriptor.
 #pragma once
 
 #include <openssl/ssl.h>
 
+#include <array>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -26,8 +33,12 @@
 #include <boost/beast/core/role.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
+
+#include "net/tls_records.hpp"
 
 namespace bc::net {
 
@@ -43,6 +54,15 @@ class TlsSocket {
   ~TlsSocket();
   TlsSocket(const TlsSocket&) = delete;
   TlsSocket& operator=(const TlsSocket&) = delete;
+
+  // prepare_context installs on a server context what TlsSocket needs to take connections off
+  // OpenSSL after the handshake: the key log callback that hands it the traffic secrets (to this
+  // connection's TlsSocket only; they are never written anywhere), and no session tickets.
+  static void prepare_context(SSL_CTX* ctx);
+
+  // own_records tells whether the connection runs on TlsRecords (the handshake is over and the
+  // SSL object is gone).
+  [[nodiscard]] bool own_records() const noexcept { return records_.has_value(); }
 
   executor_type get_executor() noexcept { return socket_.get_executor(); }
   next_layer_type& next_layer() noexcept { return socket_; }
@@ -132,6 +152,15 @@ class TlsSocket {
   Outcome write_step(const void* data, std::size_t size);
   // outcome_of turns SSL_get_error for `ret` into an Outcome and clears the error queue.
   Outcome outcome_of(int ret, std::size_t n);
+  // After the handshake, with TlsRecords.
+  void take_over();
+  Outcome records_read(void* data, std::size_t size);
+  Outcome records_write(const void* data, std::size_t size);
+  Outcome records_shutdown();
+  Outcome flush_out();
+  Outcome records_fail(const Error& error);
+  void consume_in(std::size_t n);
+  static void on_keylog(const SSL* ssl, const char* line);
 
   struct HandshakeCall {
     Outcome operator()(TlsSocket& s) const { return s.handshake_step(); }
@@ -169,11 +198,10 @@ class TlsSocket {
     template <class Self>
     void operator()(Self& self, boost::beast::error_code ec = {}) {
       if (ec) return complete(self, ec, 0);
-      if (!socket->socket_.is_open() || socket->ssl_ == nullptr) {
-        return complete(self,
-                        socket->ssl_ == nullptr ? boost::asio::error::no_memory
-                                                : boost::asio::error::bad_descriptor,
-                        0);
+      const bool usable = socket->ssl_ != nullptr || socket->records_.has_value();
+      if (!socket->socket_.is_open() || !usable) {
+        return complete(
+            self, usable ? boost::asio::error::bad_descriptor : boost::asio::error::no_memory, 0);
       }
       Outcome outcome = call(*socket);
       if (outcome.want != Want::kNothing) {
@@ -211,6 +239,29 @@ class TlsSocket {
 
   next_layer_type socket_;
   SSL* ssl_ = nullptr;
+
+  // The application traffic secrets, from the key log callback until take_over (then wiped).
+  std::array<std::uint8_t, 48> client_secret_{};
+  std::array<std::uint8_t, 48> server_secret_{};
+  std::uint8_t client_secret_size_ = 0;
+  std::uint8_t server_secret_size_ = 0;
+
+  // The record layer after the handshake, with its buffers: `in_` holds received bytes (a
+  // decrypted record being read at its front, at [plain_off_, plain_off_ + plain_len_)), `out_`
+  // the records of the write or shutdown in progress. Both are freed whenever they are empty, so
+  // an idle connection holds neither.
+  std::optional<TlsRecords> records_;
+  std::unique_ptr<std::uint8_t[]> in_;
+  std::size_t in_len_ = 0;
+  std::size_t record_len_ = 0;
+  std::size_t plain_off_ = 0;
+  std::size_t plain_len_ = 0;
+  Bytes out_;
+  std::size_t out_sent_ = 0;
+  bool writing_ = false;
+  bool close_sent_ = false;
+  bool peer_closed_ = false;
+  boost::beast::error_code failed_;  // set once the connection is broken; every call returns it
 };
 
 // teardown and async_teardown let Beast's WebSocket stream end a TlsSocket: close_notify, then

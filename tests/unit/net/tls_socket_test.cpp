@@ -46,8 +46,16 @@ class TempDir {
   fs::path path_;
 };
 
+// Transport is how the server end runs after the handshake: on OpenSSL (a context TlsSocket was
+// not prepared for), or on TlsRecords with the suite the client offers.
+struct Transport {
+  const char* name;
+  bool prepared;
+  const char* client_suites;
+};
+
 // Connected is a TlsSocket server end and an Asio TLS client end that completed the handshake.
-class TlsSocketTest : public ::testing::Test {
+class TlsSocketTest : public ::testing::TestWithParam<Transport> {
  protected:
   void SetUp() override {
     auto paths = ensure_self_signed(dir_.path(), "127.0.0.1");
@@ -59,7 +67,12 @@ class TlsSocketTest : public ::testing::Test {
     // As the relay: no tickets, so the client has nothing unread and its close is a FIN, not a
     // reset.
     SSL_CTX_set_num_tickets(server_ctx_.native_handle(), 0);
+    if (GetParam().prepared) TlsSocket::prepare_context(server_ctx_.native_handle());
     client_ctx_.set_verify_mode(ssl::verify_none);  // pinning is the client's own test
+    ASSERT_EQ(SSL_CTX_set_ciphersuites(client_ctx_.native_handle(), GetParam().client_suites), 1);
+    // Every handshake message the client receives, to see the server's KeyUpdate.
+    SSL_CTX_set_msg_callback(client_ctx_.native_handle(), &TlsSocketTest::on_message);
+    SSL_CTX_set_msg_callback_arg(client_ctx_.native_handle(), &client_handshake_types_);
 
     tcp::acceptor acceptor(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     client_ = std::make_unique<ssl::stream<tcp::socket>>(ioc_, client_ctx_);
@@ -74,6 +87,15 @@ class TlsSocketTest : public ::testing::Test {
     ioc_.restart();
     ASSERT_FALSE(server_ec) << server_ec.message();
     ASSERT_FALSE(client_ec) << client_ec.message();
+    // Not taking a connection over that it could take over would cost 13 KiB per connection.
+    ASSERT_EQ(server_->own_records(), GetParam().prepared);
+  }
+
+  static void on_message(int write_p, int, int content_type, const void* buf, std::size_t len, SSL*,
+                         void* arg) {
+    if (write_p == 0 && content_type == SSL3_RT_HANDSHAKE && len > 0) {
+      static_cast<std::vector<int>*>(arg)->push_back(*static_cast<const unsigned char*>(buf));
+    }
   }
 
   // server_read reads exactly `n` bytes through the TlsSocket.
@@ -94,9 +116,18 @@ class TlsSocketTest : public ::testing::Test {
   ssl::context client_ctx_{ssl::context::tls_client};
   std::unique_ptr<ssl::stream<tcp::socket>> client_;
   std::unique_ptr<TlsSocket> server_;
+  std::vector<int> client_handshake_types_;
 };
 
-TEST_F(TlsSocketTest, CarriesBytesBothWaysIncludingMoreThanOneRecord) {
+INSTANTIATE_TEST_SUITE_P(
+    Transports, TlsSocketTest,
+    ::testing::Values(Transport{"OpenSsl", false, "TLS_AES_128_GCM_SHA256"},
+                      Transport{"Aes128Gcm", true, "TLS_AES_128_GCM_SHA256"},
+                      Transport{"Aes256Gcm", true, "TLS_AES_256_GCM_SHA384"},
+                      Transport{"ChaCha20Poly1305", true, "TLS_CHACHA20_POLY1305_SHA256"}),
+    [](const ::testing::TestParamInfo<Transport>& p) { return std::string(p.param.name); });
+
+TEST_P(TlsSocketTest, CarriesBytesBothWaysIncludingMoreThanOneRecord) {
   // From the client: 100 KiB, several TLS records.
   std::string sent(100 * 1024, '\0');
   for (std::size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<char>(i * 7 + i / 251);
@@ -122,7 +153,7 @@ TEST_F(TlsSocketTest, CarriesBytesBothWaysIncludingMoreThanOneRecord) {
   EXPECT_EQ(back, header + payload);
 }
 
-TEST_F(TlsSocketTest, CloseNotifyFromThePeerIsEof) {
+TEST_P(TlsSocketTest, CloseNotifyFromThePeerIsEof) {
   error_code client_ec;
   client_->async_shutdown([&](error_code e) { client_ec = e; });
   error_code read_ec;
@@ -136,7 +167,7 @@ TEST_F(TlsSocketTest, CloseNotifyFromThePeerIsEof) {
   EXPECT_EQ(read_ec, asio::error::eof) << read_ec.message();
 }
 
-TEST_F(TlsSocketTest, ConnectionCutWithoutCloseNotifyIsTruncated) {
+TEST_P(TlsSocketTest, ConnectionCutWithoutCloseNotifyIsTruncated) {
   client_->next_layer().close();
   error_code read_ec;
   std::array<char, 16> buf{};
@@ -145,7 +176,7 @@ TEST_F(TlsSocketTest, ConnectionCutWithoutCloseNotifyIsTruncated) {
   EXPECT_EQ(read_ec, ssl::error::stream_truncated) << read_ec.message();
 }
 
-TEST_F(TlsSocketTest, AfterTheSocketIsClosedNothingReachesOpenSsl) {
+TEST_P(TlsSocketTest, AfterTheSocketIsClosedNothingReachesOpenSsl) {
   server_->next_layer().close();
   error_code read_ec;
   error_code write_ec;
@@ -162,6 +193,62 @@ TEST_F(TlsSocketTest, AfterTheSocketIsClosedNothingReachesOpenSsl) {
   EXPECT_TRUE(read_done);
   EXPECT_EQ(read_ec, asio::error::bad_descriptor);
   EXPECT_EQ(write_ec, asio::error::bad_descriptor);
+}
+
+TEST_P(TlsSocketTest, KeyUpdateFromTheClientIsAnsweredAndBothSidesGoOn) {
+  // The client updates its key and asks the server to update its own (RFC 8446 section 4.6.3).
+  ASSERT_EQ(SSL_key_update(client_->native_handle(), SSL_KEY_UPDATE_REQUESTED), 1);
+  const std::string up = "after the client's key update";
+  error_code write_ec;
+  error_code read_ec;
+  asio::async_write(*client_, asio::buffer(up), [&](error_code e, std::size_t) { write_ec = e; });
+  EXPECT_EQ(server_read(up.size(), read_ec), up);
+  ASSERT_FALSE(write_ec) << write_ec.message();
+  ASSERT_FALSE(read_ec) << read_ec.message();
+
+  const std::size_t before = client_handshake_types_.size();
+  const std::string down = "after the server's key update";
+  asio::async_write(*server_, asio::buffer(down), [&](error_code e, std::size_t) { write_ec = e; });
+  std::string back(down.size(), '\0');
+  asio::async_read(*client_, asio::buffer(back), [&](error_code e, std::size_t) { read_ec = e; });
+  ioc_.run();
+  ioc_.restart();
+  ASSERT_FALSE(write_ec) << write_ec.message();
+  ASSERT_FALSE(read_ec) << read_ec.message();
+  EXPECT_EQ(back, down);
+  // The server's answer came before its data: one KeyUpdate (handshake type 24).
+  ASSERT_EQ(client_handshake_types_.size(), before + 1);
+  EXPECT_EQ(client_handshake_types_.back(), SSL3_MT_KEY_UPDATE);
+
+  // Both directions still work with the new keys.
+  asio::async_write(*client_, asio::buffer(up), [&](error_code e, std::size_t) { write_ec = e; });
+  EXPECT_EQ(server_read(up.size(), read_ec), up);
+  ASSERT_FALSE(read_ec) << read_ec.message();
+}
+
+TEST_P(TlsSocketTest, AnAlteredRecordEndsTheConnection) {
+  // A record whose ciphertext changed on the way: written by the client's TLS into a memory BIO,
+  // one byte flipped, then sent on the wire.
+  SSL* ssl = client_->native_handle();
+  BIO* mem = BIO_new(BIO_s_mem());
+  BIO* wire_bio = SSL_get_wbio(ssl);
+  BIO_up_ref(wire_bio);
+  SSL_set0_wbio(ssl, mem);
+  std::size_t written = 0;
+  ASSERT_EQ(SSL_write_ex(ssl, "tampered", 8, &written), 1);
+  std::string record(static_cast<std::size_t>(BIO_ctrl_pending(mem)), '\0');
+  ASSERT_EQ(BIO_read(mem, record.data(), static_cast<int>(record.size())),
+            static_cast<int>(record.size()));
+  SSL_set0_wbio(ssl, wire_bio);
+  record[record.size() - 3] ^= 0x40;
+  asio::write(client_->next_layer(), asio::buffer(record));
+
+  error_code read_ec;
+  std::array<char, 16> buf{};
+  server_->async_read_some(asio::buffer(buf), [&](error_code e, std::size_t) { read_ec = e; });
+  ioc_.run();
+  EXPECT_TRUE(read_ec) << "an altered record was accepted";
+  EXPECT_NE(read_ec, asio::error::eof);
 }
 
 }  // namespace
