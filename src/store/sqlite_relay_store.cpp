@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "store/coalescing_vfs.hpp"
 #include "store/relay_sql.hpp"
 #include "store/relay_store.hpp"
 
@@ -285,7 +286,7 @@ class SqliteRelayStore final : public RelayStore {
     const int rc = sqlite3_open_v2(
         path.c_str(), &db_,
         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-        nullptr);
+        coalescing_vfs_name());  // one write per transaction to the WAL (coalescing_vfs.hpp)
     if (rc != SQLITE_OK) return sql_fail(db_, rc, "cannot open the relay database");
     sqlite3_extended_result_codes(db_, 1);
     BC_TRY(exec("PRAGMA busy_timeout=200"));
