@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -116,6 +117,21 @@ void spawn(Child& child, std::vector<std::string> args, const fs::path& log) {
   }
   child.pid = pid;
   g_children.push_back(pid);
+}
+
+// cpu_seconds is the user plus system CPU time of process `pid`, all its threads (/proc stat).
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name, which is in parentheses and may hold spaces: utime and stime
+  // are the 12th and 13th of them.
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 1; i <= 13 && rest >> field; ++i) {
+    if (i >= 12) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 std::uint64_t rss_kib(pid_t pid) {
@@ -226,7 +242,11 @@ struct Outcome {
   double seconds = 0;
   std::uint64_t messages = 0;
   std::vector<std::int64_t> latencies_ns;
+  double server_cpu_seconds = 0;  // CPU time of the relay or redis-server process during the load
   [[nodiscard]] double rate() const { return seconds > 0 ? messages / seconds : 0; }
+  [[nodiscard]] double cpu_us_per_message() const {
+    return messages > 0 ? server_cpu_seconds * 1e6 / static_cast<double>(messages) : 0;
+  }
   [[nodiscard]] double percentile_ms(double p) {
     if (latencies_ns.empty()) return 0;
     std::sort(latencies_ns.begin(), latencies_ns.end());
@@ -434,7 +454,9 @@ int main(int argc, char** argv) {
     Relay relay;
     start_relay(relay, binary, work / "relay");
     for (const auto& l : loads) {
+      const double cpu = cpu_seconds(relay.child.pid);
       outcomes.push_back(relay_run(relay.options, l.depositors, l.window, seconds, l.name));
+      outcomes.back().server_cpu_seconds = cpu_seconds(relay.child.pid) - cpu;
     }
     relay.child.stop();
   }
@@ -456,23 +478,30 @@ int main(int argc, char** argv) {
     }
     int n = 0;
     for (const auto& l : loads) {
+      const double cpu = cpu_seconds(redis.pid);
       outcomes.push_back(
           redis_run(port, l.depositors, l.window, seconds, l.name, "q" + std::to_string(n++)));
+      outcomes.back().server_cpu_seconds = cpu_seconds(redis.pid) - cpu;
     }
   }
 
   std::printf(
-      "\n| load | system | msgs/s | p50 ms | p99 ms | messages |\n|---|---|---:|---:|---:|---:|\n");
+      "\n| load | system | msgs/s | p50 ms | p99 ms | messages | server CPU us/msg |\n"
+      "|---|---|---:|---:|---:|---:|---:|\n");
   for (auto& o : outcomes) {
-    std::printf("| %s | %s | %.0f | %.2f | %.2f | %llu |\n", o.load.c_str(), o.system.c_str(),
-                o.rate(), o.percentile_ms(0.50), o.percentile_ms(0.99),
-                static_cast<unsigned long long>(o.messages));
+    std::printf("| %s | %s | %.0f | %.2f | %.2f | %llu | %.1f |\n", o.load.c_str(),
+                o.system.c_str(), o.rate(), o.percentile_ms(0.50), o.percentile_ms(0.99),
+                static_cast<unsigned long long>(o.messages), o.cpu_us_per_message());
   }
   if (with_redis && seconds > 0) {
-    std::printf("\n| load | relay / redis throughput |\n|---|---:|\n");
+    std::printf(
+        "\n| load | relay / redis throughput | relay / redis server CPU per message |\n"
+        "|---|---:|---:|\n");
     for (std::size_t i = 0; i < loads.size(); ++i) {
-      std::printf("| %s | %.2f |\n", loads[i].name.c_str(),
-                  outcomes[i].rate() / outcomes[i + loads.size()].rate());
+      const Outcome& relay = outcomes[i];
+      const Outcome& redis = outcomes[i + loads.size()];
+      std::printf("| %s | %.2f | %.2f |\n", loads[i].name.c_str(), relay.rate() / redis.rate(),
+                  relay.cpu_us_per_message() / redis.cpu_us_per_message());
     }
   }
   std::fflush(stdout);

@@ -1,5 +1,5 @@
 // EscrowService: the relay's escrow exchanges (docs/relay-protocol.md, "Escrow"). Runs inside the
-// relay's group-commit transaction on the leading thread: it reads and writes only through the
+// relay's group-commit transaction on the writer thread: it reads and writes only through the
 // RelayStoreTxn it is given, so a request's effects commit or vanish with its batch.
 #pragma once
 
@@ -45,8 +45,7 @@ struct EscrowOutcome {
   std::vector<EscrowRelease> released;
 };
 
-// EscrowService handles the four escrow requests. Not thread-safe: only the leading thread of the
-// relay service (one at a time) uses it.
+// EscrowService handles the four escrow requests. Not thread-safe: the writer thread owns it.
 // Methods fail only when the store fails in a way that dooms the transaction (kUnavailable,
 // kInternal, kMalformed); every refusal is an ErrorReply in the outcome.
 class EscrowService {

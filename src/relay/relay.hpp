@@ -49,18 +49,18 @@ struct RelayConfig {
 // validate_relay_config fails with kMalformed naming the first limit that is zero or negative.
 [[nodiscard]] Result<void> validate_relay_config(const RelayConfig& config);
 
-// RelayCore is RelayService plus control of its own thread (timed purges, shutdown).
+// RelayCore is RelayService plus control of its writer thread.
 class RelayCore : public RelayService {
  public:
   // flush blocks until every frame received so far has been handled (committed, answered and
   // its pushes sent). Used by tests and by shutdown.
   virtual void flush() = 0;
-  // shutdown handles what is pending, then stops the service thread; later frames are answered
+  // shutdown handles what is pending, then stops the writer thread; later frames are answered
   // with relay_full. Idempotent; the destructor calls it.
   virtual void shutdown() = 0;
 };
 
-// make_relay_service builds the service over `store` and starts its thread. `signing_key`
+// make_relay_service builds the service over `store` and starts its writer thread. `signing_key`
 // is the relay's own Ed25519 key: the service hands its public half to every client in the
 // handshake and signs with it (see load_or_create_signing_key). `outbox`, `clock` and `rng` must
 // outlive the service. Fails with kMalformed for a bad config or kUnavailable when the store

@@ -1,11 +1,7 @@
-// The relay service: decodes frames on the transport's threads and queues every request; one
-// thread at a time, the leader, takes the queued requests in batches and runs each batch in one
-// store transaction (group commit), commits it (fsync'd when the batch holds a deposit or another
-// write that must survive), and only then sends the batch's replies and pushes through the Outbox.
-// The thread that queues a request while no batch is running leads itself, so a lone request
-// is committed and answered without waking another thread; requests that arrive during a commit
-// wait for the leader's next batch. The service's own thread leads only for timed purges and at
-// shutdown.
+// The relay service: decodes frames on the transport's threads, then hands every request to one
+// writer thread that runs a whole batch of them in one store transaction (group commit), commits
+// it (fsync'd when the batch holds a deposit or another write that must survive), and only then
+// sends the batch's replies and pushes through the Outbox.
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -81,7 +77,7 @@ struct Connection {
   bool closed = false;
 };
 
-// Op is one unit of work for the leading thread (see lead).
+// Op is one unit of work for the writer thread.
 struct Op {
   ConnectionId connection = 0;
   wire::RequestId request_id = 0;
@@ -91,7 +87,7 @@ struct Op {
   std::size_t frame_bytes = 0;  // counted against max_pending_bytes while queued
 };
 
-// Subscription is one queue's delivery state (leading thread only).
+// Subscription is one queue's delivery state (writer thread only).
 struct Subscription {
   ConnectionId connection = 0;
   wire::MessageId delivered_up_to = 0;  // highest message id pushed
@@ -195,7 +191,7 @@ class RelayServiceImpl final : public RelayCore {
     wire::RequestId request_id = 0;
     bool close = false;
     {
-      std::unique_lock lock(mu_);
+      std::lock_guard lock(mu_);
       auto it = conns_.find(connection);
       if (it == conns_.end() || it->second.closed) return;
       Connection& conn = it->second;
@@ -236,7 +232,7 @@ class RelayServiceImpl final : public RelayCore {
           pending_bytes_ += frame.size();
           pending_.push_back(std::move(op));
           ++enqueued_;
-          lead(lock);
+          work_cv_.notify_one();
         }
       }
     }
@@ -245,14 +241,14 @@ class RelayServiceImpl final : public RelayCore {
   }
 
   void on_close(ConnectionId connection) override {
-    std::unique_lock lock(mu_);
+    std::lock_guard lock(mu_);
     if (conns_.erase(connection) == 0) return;
     Op op;
     op.connection = connection;
     op.is_close = true;
     pending_.push_back(std::move(op));
     ++enqueued_;
-    lead(lock);
+    work_cv_.notify_one();
   }
 
   [[nodiscard]] std::string metrics_text() const override {
@@ -357,51 +353,36 @@ class RelayServiceImpl final : public RelayCore {
     outbox_.send(connection, std::move(frame).value());
   }
 
-  // lead runs batches on the calling thread (`lock` holds mu_) until nothing is pending, unless
-  // another thread is leading already: that one takes the new requests into its next batch. An
-  // empty batch only purges, at most once per call, and only when a purge is due.
-  void lead(std::unique_lock<std::mutex>& lock) {
-    if (leader_ || worker_exited_) return;
-    leader_ = true;
-    bool purge_tried = false;
+  void run() {
     while (true) {
       std::vector<Op> batch;
-      const std::size_t n = std::min(pending_.size(), config_.max_batch);
-      batch.reserve(n);
-      for (std::size_t i = 0; i < n; ++i) {
-        pending_bytes_ -= pending_.front().frame_bytes;
-        batch.push_back(std::move(pending_.front()));
-        pending_.pop_front();
+      {
+        std::unique_lock lock(mu_);
+        // Wake at least once per purge interval (at most an hour, so that a huge configured
+        // interval cannot overflow the wait), so that expired envelopes and escrow deposits are
+        // deleted on time even when no request arrives.
+        const std::int64_t wake_ms = std::min<std::int64_t>(config_.purge_interval_ms, kHourMs);
+        work_cv_.wait_for(lock, std::chrono::milliseconds(wake_ms),
+                          [&] { return !pending_.empty() || stopping_; });
+        if (pending_.empty() && stopping_) break;
+        const std::size_t n = std::min(pending_.size(), config_.max_batch);
+        batch.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+          pending_bytes_ -= pending_.front().frame_bytes;
+          batch.push_back(std::move(pending_.front()));
+          pending_.pop_front();
+        }
       }
-      if (batch.empty()) {
-        if (purge_tried || clock_.now_ms() - last_purge_ms_ < config_.purge_interval_ms) break;
-        purge_tried = true;
-      }
-      lock.unlock();
+      // An empty batch is a timed wake-up: it only purges, and only when a purge is due.
+      if (batch.empty() && clock_.now_ms() - last_purge_ms_ < config_.purge_interval_ms) continue;
       process_batch(batch);
-      lock.lock();
-      done_ += batch.size();
+      {
+        std::lock_guard lock(mu_);
+        done_ += batch.size();
+      }
       done_cv_.notify_all();
     }
-    leader_ = false;
-    // At shutdown the service thread waits for the leader to finish; otherwise nobody does, and
-    // a wake-up would cost a context switch per batch.
-    if (stopping_) work_cv_.notify_all();
-  }
-
-  void run() {
-    std::unique_lock lock(mu_);
-    while (true) {
-      // Wake at least once per purge interval (at most an hour, so that a huge configured
-      // interval cannot overflow the wait), so that expired envelopes and escrow deposits are
-      // deleted on time even when no request arrives.
-      const std::int64_t wake_ms = std::min<std::int64_t>(config_.purge_interval_ms, kHourMs);
-      work_cv_.wait_for(lock, std::chrono::milliseconds(wake_ms), [&] { return stopping_; });
-      // At shutdown: wait for a leading transport thread, then run what is left.
-      if (stopping_) work_cv_.wait(lock, [&] { return !leader_; });
-      lead(lock);
-      if (stopping_ && pending_.empty()) break;
-    }
+    std::lock_guard lock(mu_);
     worker_exited_ = true;
     done_cv_.notify_all();
   }
@@ -845,7 +826,7 @@ class RelayServiceImpl final : public RelayCore {
   Clock& clock_;
   Rng& rng_;
   std::mutex rng_mu_;
-  // Escrow exchanges (leading thread only; its counters are read by the metrics).
+  // Escrow exchanges (writer thread; its counters are read by the metrics).
   EscrowService escrow_;
 
   // Guarded by mu_.
@@ -859,9 +840,8 @@ class RelayServiceImpl final : public RelayCore {
   std::uint64_t done_ = 0;
   bool stopping_ = false;
   bool worker_exited_ = false;
-  bool leader_ = false;  // a thread is running batches (see lead)
 
-  // The leading thread only.
+  // Writer thread only.
   std::map<QueueId, Subscription> subs_;
   std::unordered_map<ConnectionId, std::set<QueueId>> subs_by_conn_;
   std::int64_t last_purge_ms_ = 0;

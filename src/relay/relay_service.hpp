@@ -22,11 +22,8 @@ class Outbox {
   virtual void close(ConnectionId connection) = 0;
 };
 
-// RelayService is driven by the transport. All methods are thread-safe; responses and pushed
-// envelopes are delivered through the Outbox. on_frame and on_close may run a group commit,
-// fsync included, on the calling thread when no other thread is running one (so a lone request
-// costs no thread switch): call them from a thread that may block that long, such as one of
-// several network threads.
+// RelayService is driven by the transport. All methods are thread-safe and return quickly:
+// responses and pushed envelopes are delivered later through the Outbox.
 class RelayService {
  public:
   virtual ~RelayService() = default;

@@ -690,11 +690,8 @@ TEST_F(RelayServiceTest, GroupCommitRepliesOnlyAfterTheSharedCommit) {
   EXPECT_TRUE(is_ok(subscribe(owner, q)));
 
   gate->arm();
-  // One network thread's deposit leads the first commit, which blocks in the gate; the deposits
-  // that another thread hands in meanwhile return at once and wait for the leader's next batch.
-  const Bytes first = c.codec.deposit(q.sender_id, envelope(0)).value();
-  std::thread leader([&] { relay_->on_frame(c.id, first); });
-  gate->wait_entered();  // the leader is inside the first commit
+  relay_->on_frame(c.id, c.codec.deposit(q.sender_id, envelope(0)).value());
+  gate->wait_entered();  // the writer is inside the first commit
   for (std::uint8_t i = 1; i <= 20; ++i) {
     relay_->on_frame(c.id, c.codec.deposit(q.sender_id, envelope(i)).value());
   }
@@ -702,7 +699,6 @@ TEST_F(RelayServiceTest, GroupCommitRepliesOnlyAfterTheSharedCommit) {
   EXPECT_TRUE(outbox_.take(c.id).empty());
   EXPECT_TRUE(outbox_.take(owner.id).empty());
   gate->release();
-  leader.join();
   relay_->flush();
   std::vector<RelayFrame> replies = outbox_.take(c.id);
   ASSERT_EQ(replies.size(), 21u);
@@ -731,9 +727,8 @@ TEST_F(RelayServiceTest, PendingBytesAreBoundedWhileTheDiskIsSlow) {
   Client c = connect();
   Owner q = create_queue(c);
   gate->arm();
-  const Bytes first = c.codec.deposit(q.sender_id, envelope(0)).value();
-  std::thread leader([&] { relay_->on_frame(c.id, first); });
-  gate->wait_entered();  // the leader is stuck in a commit; what follows waits in memory
+  relay_->on_frame(c.id, c.codec.deposit(q.sender_id, envelope(0)).value());
+  gate->wait_entered();  // the writer is stuck in a commit; what follows waits in memory
   relay_->on_frame(c.id, c.codec.deposit(q.sender_id, envelope(1, 65536)).value());
   relay_->on_frame(c.id, c.codec.deposit(q.sender_id, envelope(2, 1024)).value());
   const wire::RequestId refused = c.codec.last_request_id() + 1;
@@ -741,7 +736,6 @@ TEST_F(RelayServiceTest, PendingBytesAreBoundedWhileTheDiskIsSlow) {
   // The refusal is immediate, before the commit finishes.
   std::vector<RelayFrame> now = outbox_.take(c.id);
   gate->release();
-  leader.join();
   relay_->flush();
   ASSERT_EQ(now.size(), 1u);
   EXPECT_EQ(now[0].request_id, refused);
