@@ -247,9 +247,12 @@ TlsSocket::Outcome TlsSocket::write_step(const void* data, std::size_t size) {
 }
 
 void TlsSocket::consume_in(std::size_t n) {
-  std::memmove(in_.get(), in_.get() + n, in_len_ - n);
+  in_start_ += n;
   in_len_ -= n;
-  if (in_len_ == 0) in_.reset();
+  if (in_len_ == 0) {
+    in_.reset();
+    in_start_ = 0;
+  }
 }
 
 TlsSocket::Outcome TlsSocket::records_read(void* data, std::size_t size) {
@@ -265,7 +268,7 @@ TlsSocket::Outcome TlsSocket::records_read(void* data, std::size_t size) {
     }
     if (peer_closed_) return {Want::kNothing, asio::error::eof, 0};
     if (in_len_ > 0) {
-      Result<TlsRecords::Opened> opened = records_->open(std::span(in_.get(), in_len_));
+      Result<TlsRecords::Opened> opened = records_->open(std::span(in_.get() + in_start_, in_len_));
       if (!opened) return records_fail(opened.error());
       switch (opened->kind) {
         case TlsRecords::Kind::kIncomplete:
@@ -274,7 +277,7 @@ TlsSocket::Outcome TlsSocket::records_read(void* data, std::size_t size) {
           if (opened->length == 0) {
             consume_in(opened->record_size);
           } else {
-            plain_off_ = opened->offset;
+            plain_off_ = in_start_ + opened->offset;
             plain_len_ = opened->length;
             record_len_ = opened->record_size;
           }
@@ -288,8 +291,13 @@ TlsSocket::Outcome TlsSocket::records_read(void* data, std::size_t size) {
           continue;
       }
     }
-    // The receive buffer exists only while bytes are expected or held.
+    // The receive buffer exists only while bytes are expected or held; the unread part of a
+    // record moves to its front before more is received.
     if (!in_) in_.reset(new std::uint8_t[TlsRecords::kMaxRecord]);
+    if (in_start_ > 0) {
+      std::memmove(in_.get(), in_.get() + in_start_, in_len_);
+      in_start_ = 0;
+    }
     const ssize_t got =
         ::recv(socket_.native_handle(), in_.get() + in_len_, TlsRecords::kMaxRecord - in_len_, 0);
     if (got > 0) {

@@ -247,11 +247,12 @@ class TlsSocket {
   std::uint8_t server_secret_size_ = 0;
 
   // The record layer after the handshake, with its buffers: `in_` holds received bytes (a
-  // decrypted record being read at its front, at [plain_off_, plain_off_ + plain_len_)), `out_`
+  // decrypted record being read first, at [plain_off_, plain_off_ + plain_len_)), `out_`
   // the records of the write or shutdown in progress. Both are freed whenever they are empty, so
   // an idle connection holds neither.
   std::optional<TlsRecords> records_;
   std::unique_ptr<std::uint8_t[]> in_;
+  std::size_t in_start_ = 0;  // received bytes not yet consumed: [in_start_, in_start_ + in_len_)
   std::size_t in_len_ = 0;
   std::size_t record_len_ = 0;
   std::size_t plain_off_ = 0;
