@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -754,12 +755,19 @@ struct Client::Impl {
     return std::make_pair(std::move(m), key);
   }
 
-  // flush_outbox deposits every queued envelope, in order per relay. A relay that cannot be
-  // reached keeps its envelopes queued while the others' go out; its error is returned at the end.
-  Result<void> flush_outbox() {
-    BC_ASSIGN_OR_RETURN(auto rows, db->list(kOutbox));
+  // OutboxLinks are the connections of one flush by relay URL, and the relays found unreachable.
+  struct OutboxLinks {
     std::map<std::string, std::unique_ptr<RelayLink>> links;
     std::map<std::string, Error> unreachable;
+  };
+
+  // flush_outbox deposits every queued envelope, in order per relay. A relay that cannot be
+  // reached keeps its envelopes queued while the others' go out; its error is returned at the end.
+  // `open` may hold links already made and relays already found unreachable (flush_after_send).
+  Result<void> flush_outbox(OutboxLinks open = {}) {
+    BC_ASSIGN_OR_RETURN(auto rows, db->list(kOutbox));
+    auto& links = open.links;
+    auto& unreachable = open.unreachable;
     for (auto& [key, raw] : rows) {
       BC_ASSIGN_OR_RETURN(const OutboxRecord o, OutboxRecord::decode(raw));
       if (unreachable.contains(o.relay_url)) continue;
@@ -800,6 +808,32 @@ struct Client::Impl {
     }
     if (!unreachable.empty()) return fail(unreachable.begin()->second);
     return ok();
+  }
+
+  // flush_after_send flushes the outbox after a message to `alias` was queued. It first connects
+  // to the relays that message goes through: when none of them can be reached, the message stays
+  // queued and the first relay's error is returned without reading the outbox. Otherwise every
+  // sendable envelope goes out as with flush_outbox (through the links just made). While offline,
+  // each send would otherwise decrypt and try every envelope queued before it.
+  Result<void> flush_after_send(const std::string& alias) {
+    BC_ASSIGN_OR_RETURN(const ContactRecord c,
+                        require<ContactRecord>(kContacts, alias, "unknown contact: " + alias));
+    BC_ASSIGN_OR_RETURN(auto via, load_mirrors(*db, alias));
+    via.insert(via.begin(), c.address);
+    OutboxLinks open;
+    for (const auto& a : via) {
+      if (open.links.contains(a.url) || open.unreachable.contains(a.url)) continue;
+      auto made = link(a.url, a.certificate_sha256);
+      if (made) {
+        open.links.emplace(a.url, std::move(made).value());
+      } else if (made.error().code == Errc::kUnavailable) {
+        open.unreachable.emplace(a.url, std::move(made).error());
+      } else {
+        return fail(std::move(made).error());
+      }
+    }
+    if (open.links.empty()) return fail(open.unreachable.at(c.address.url));
+    return flush_outbox(std::move(open));
   }
 
   // ---- receiving ----
@@ -1474,63 +1508,136 @@ Result<void> Client::Impl::receive_from_relay(const RelayRecord& relay,
     BC_TRY(l->subscribe(q.recipient_id, owner.private_key));
     by_recipient.emplace(q.recipient_id, hex(q.recipient_id));
   }
+  // keep_one keeps one delivery (in the caller's transaction); found collects its events.
+  auto keep_one = [&](const std::string& queue_key, const wire::Delivery& d,
+                      std::vector<Event>& found) -> Result<void> {
+    BC_ASSIGN_OR_RETURN(const QueueRecord q,
+                        require<QueueRecord>(kQueues, queue_key, "queue is gone"));
+    const auto alert_count = [&found] {
+      return std::count_if(found.begin(), found.end(),
+                           [](const Event& e) { return e.kind == EventKind::kAlert; });
+    };
+    const auto alerts_before = alert_count();
+    // An envelope seen before was judged then (and a replay is reported as one).
+    BC_ASSIGN_OR_RETURN(const auto seen_before,
+                        db->get(kSeen, "env:" + hex(crypto::sha256(d.envelope))));
+    BC_TRY(handle_delivery(q, d, found));
+    if (deferred) return ok();
+    // The receipt is checked after the message is kept: a bad one never costs the message.
+    const CheckedReceipt checked =
+        check_delivery_receipt(relay.url, relay_key_of(*l), q.sender_id, d);
+    const std::string alias = delivered_alias.empty() ? q.ref : delivered_alias;
+    std::string target = delivered_key;
+    if (!target.empty()) {
+      BC_TRY(note_receipt_target(*db, checked.info.envelope_hash_hex, target));
+    } else if (checked.valid) {
+      // A copy of a message already kept (from the other relay, or delivered again): it adds
+      // this relay's receipt once, never replaces one.
+      BC_ASSIGN_OR_RETURN(auto kept, receipt_target(*db, checked.info.envelope_hash_hex));
+      if (kept) {
+        BC_ASSIGN_OR_RETURN(const bool has, has_receipt(*db, *kept, relay.url));
+        if (!has) target = *kept;
+      }
+    }
+    return keep_receipt(alias, target, checked, found,
+                        seen_before.has_value() || alert_count() > alerts_before);
+  };
+  // Handled is what keeping a delivery of the batch gave.
+  struct Handled {
+    std::size_t index = 0;  // in the batch
+    std::string queue_key;
+    bool deferred = false;
+    bool repeated = false;  // pushed twice on this connection (acknowledged once)
+    bool by_escrow = false;
+    std::vector<Event> found;
+  };
+  // pushed: the envelopes this connection delivered, by queue and relay sequence number.
+  std::set<std::pair<wire::QueueId, wire::MessageId>> pushed;
+  // keep_range keeps batch[from, to) in one transaction; `handled` grows only when it commits.
+  auto keep_range = [&](const std::vector<wire::Delivery>& batch, std::size_t from, std::size_t to,
+                        std::vector<Handled>& handled) -> Result<void> {
+    std::vector<Handled> kept;
+    auto pushed_now = pushed;
+    BC_TRY(db->transaction([&](store::ClientStore&) -> Result<void> {
+      for (std::size_t i = from; i < to; ++i) {
+        auto it = by_recipient.find(batch[i].recipient_id);
+        if (it == by_recipient.end()) continue;
+        Handled h;
+        h.index = i;
+        h.queue_key = it->second;
+        deferred = false;
+        delivering_relay = relay.url;
+        delivered_key.clear();
+        delivered_alias.clear();
+        delivered_by_escrow = false;
+        if (!pushed_now.emplace(batch[i].recipient_id, batch[i].message_id).second) {
+          // A relay pushes an envelope once per connection (again only after a reconnect, while
+          // it is unacknowledged): the same number twice on one connection is a replay.
+          BC_ASSIGN_OR_RETURN(const QueueRecord q,
+                              require<QueueRecord>(kQueues, h.queue_key, "queue is gone"));
+          BC_TRY(raise_replayed(
+              q.purpose == QueuePurpose::kContact ? q.ref : "invitation " + q.ref.substr(0, 8),
+              h.found));
+          h.repeated = true;
+          kept.push_back(std::move(h));
+          continue;
+        }
+        BC_TRY(keep_one(h.queue_key, batch[i], h.found));
+        h.deferred = deferred;
+        h.by_escrow = delivered_by_escrow;
+        kept.push_back(std::move(h));
+      }
+      return ok();
+    }));
+    for (auto& h : kept) handled.push_back(std::move(h));
+    pushed = std::move(pushed_now);
+    return ok();
+  };
+  // What the relay has already pushed (up to its window) is kept in one transaction and then
+  // acknowledged together. Until the acks arrive the relay keeps the envelopes: a crash or an
+  // error in between has them delivered again under the same numbers, which is recognised as a
+  // redelivery, not a replay.
+  constexpr std::size_t kBatchMax = 64;
   for (;;) {
     if (stop != nullptr && stop->load()) break;
-    BC_ASSIGN_OR_RETURN(auto d, l->next_delivery(quiet_ms));
-    if (!d) break;
-    auto it = by_recipient.find(d->recipient_id);
-    if (it == by_recipient.end()) continue;
-    std::vector<Event> found;
-    deferred = false;
-    delivering_relay = relay.url;
-    delivered_key.clear();
-    delivered_alias.clear();
-    delivered_by_escrow = false;
-    BC_TRY(db->transaction([&](store::ClientStore&) -> Result<void> {
-      BC_ASSIGN_OR_RETURN(const QueueRecord q,
-                          require<QueueRecord>(kQueues, it->second, "queue is gone"));
-      const auto alert_count = [&found] {
-        return std::count_if(found.begin(), found.end(),
-                             [](const Event& e) { return e.kind == EventKind::kAlert; });
-      };
-      const auto alerts_before = alert_count();
-      // An envelope seen before was judged then (and a replay is reported as one).
-      BC_ASSIGN_OR_RETURN(const auto seen_before,
-                          db->get(kSeen, "env:" + hex(crypto::sha256(d->envelope))));
-      BC_TRY(handle_delivery(q, *d, found));
-      if (deferred) return ok();
-      // The receipt is checked after the message is kept: a bad one never costs the message.
-      const CheckedReceipt checked =
-          check_delivery_receipt(relay.url, relay_key_of(*l), q.sender_id, *d);
-      const std::string alias = delivered_alias.empty() ? q.ref : delivered_alias;
-      std::string target = delivered_key;
-      if (!target.empty()) {
-        BC_TRY(note_receipt_target(*db, checked.info.envelope_hash_hex, target));
-      } else if (checked.valid) {
-        // A copy of a message already kept (from the other relay, or delivered again): it adds
-        // this relay's receipt once, never replaces one.
-        BC_ASSIGN_OR_RETURN(auto kept, receipt_target(*db, checked.info.envelope_hash_hex));
-        if (kept) {
-          BC_ASSIGN_OR_RETURN(const bool has, has_receipt(*db, *kept, relay.url));
-          if (!has) target = *kept;
-        }
+    BC_ASSIGN_OR_RETURN(const auto batch, l->next_deliveries(quiet_ms, kBatchMax));
+    if (batch.empty()) break;
+    std::vector<Handled> handled;
+    Result<void> failed = keep_range(batch, 0, batch.size(), handled);
+    if (!failed && batch.size() > 1) {
+      // One delivery cannot be kept: keep those before it, one at a time, and stop there.
+      failed = ok();
+      for (std::size_t i = 0; i < batch.size() && failed; ++i) {
+        failed = keep_range(batch, i, i + 1, handled);
       }
-      return keep_receipt(alias, target, checked, found,
-                          seen_before.has_value() || alert_count() > alerts_before);
+    }
+    std::vector<RelayLink::Acknowledgement> acks;
+    for (const auto& h : handled) {
+      if (h.deferred) {
+        any_deferred = true;
+      } else if (!h.repeated) {
+        acks.emplace_back(batch[h.index].recipient_id, batch[h.index].message_id);
+      }
+    }
+    BC_TRY(l->ack_all(acks));
+    BC_TRY(db->transaction([&](store::ClientStore&) -> Result<void> {
+      for (const auto& h : handled) {
+        if (h.deferred || h.repeated) continue;
+        if (multi_relay && !h.by_escrow) {
+          BC_TRY(note_relay_copy(relay.url, h.queue_key, batch[h.index].envelope));
+        }
+        BC_TRY(mark_acked(relay.url, batch[h.index]));
+      }
+      return ok();
     }));
-    if (deferred) {
-      any_deferred = true;
-      continue;
+    for (auto& h : handled) {
+      if (h.deferred) continue;
+      for (auto& e : h.found) {
+        if (live != nullptr) (*live)(e);
+        events.push_back(std::move(e));
+      }
     }
-    BC_TRY(l->ack(d->recipient_id, d->message_id));
-    if (multi_relay && !delivered_by_escrow) {
-      BC_TRY(note_relay_copy(relay.url, it->second, d->envelope));
-    }
-    BC_TRY(mark_acked(relay.url, *d));
-    for (auto& e : found) {
-      if (live != nullptr) (*live)(e);
-      events.push_back(std::move(e));
-    }
+    BC_TRY(failed);
   }
   l->close();
   if (multi_relay) {
@@ -1999,7 +2106,7 @@ Result<MessageInfo> Client::send_text(const std::string& alias, const std::strin
     info = impl_->to_info(alias, sent.first);
     return ok();
   }));
-  BC_TRY(impl_->flush_outbox());
+  BC_TRY(impl_->flush_after_send(alias));
   info.status = "sent";
   return info;
 }
@@ -2028,7 +2135,7 @@ Result<MessageInfo> Client::send_file(const std::string& alias, const std::strin
     info = impl_->to_info(alias, sent.first);
     return ok();
   }));
-  BC_TRY(impl_->flush_outbox());
+  BC_TRY(impl_->flush_after_send(alias));
   info.status = "sent";
   return info;
 }

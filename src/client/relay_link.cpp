@@ -1,6 +1,8 @@
 #include "client/relay_link.hpp"
 
 #include <charconv>
+#include <chrono>
+#include <thread>
 
 #include "net/client.hpp"
 #include "relay/relay_client.hpp"
@@ -46,12 +48,41 @@ Result<RelayUrl> parse_relay_url(std::string_view url) {
 RelayLink::RelayLink() : codec_(std::make_unique<relay::RelayClientCodec>()) {}
 RelayLink::~RelayLink() = default;
 
+namespace {
+
+// A relay that accepted the TCP connection and then failed the TLS handshake, the WebSocket
+// upgrade or the hello (one that is starting or stopping, a connection that raced a restart) is
+// tried again, kConnectAttempts times in all, after a pause that grows by kRetryPauseMs. One that
+// refuses the connection is down: that is reported at once (the caller keeps what it was sending
+// queued), as is a certificate or signing key that does not match (kAuthFailed).
+constexpr int kConnectAttempts = 3;
+constexpr std::uint32_t kRetryPauseMs = 200;
+
+// reached says whether a failed connect got as far as an accepted TCP connection; net::Client
+// reports a failed TCP connect as "cannot connect to the relay: ...".
+bool reached(const Error& e) { return !e.detail.starts_with("cannot connect to the relay"); }
+
+}  // namespace
+
 Result<std::unique_ptr<RelayLink>> RelayLink::connect(const std::string& url, ByteView fingerprint,
                                                       std::uint32_t timeout_ms) {
   BC_ASSIGN_OR_RETURN(const RelayUrl parsed, parse_relay_url(url));
+  for (int attempt = 1;; ++attempt) {
+    auto link = connect_once(parsed, fingerprint, timeout_ms);
+    if (link || link.error().code != Errc::kUnavailable || !reached(link.error()) ||
+        attempt == kConnectAttempts) {
+      return link;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kRetryPauseMs * attempt));
+  }
+}
+
+Result<std::unique_ptr<RelayLink>> RelayLink::connect_once(const RelayUrl& url,
+                                                           ByteView fingerprint,
+                                                           std::uint32_t timeout_ms) {
   net::ClientOptions options;
-  options.host = parsed.host;
-  options.port = parsed.port;
+  options.host = url.host;
+  options.port = url.port;
   options.fingerprint = to_bytes(fingerprint);
   options.timeout_ms = timeout_ms;
   std::unique_ptr<RelayLink> link(new RelayLink());
@@ -66,6 +97,11 @@ Result<std::unique_ptr<RelayLink>> RelayLink::connect(const std::string& url, By
 }
 
 Result<wire::RelayMessage> RelayLink::request(Result<Bytes> frame) {
+  BC_ASSIGN_OR_RETURN(const wire::RequestId id, send_request(std::move(frame)));
+  return await_reply(id);
+}
+
+Result<wire::RequestId> RelayLink::send_request(Result<Bytes> frame) {
   if (!frame) return fail(std::move(frame).error());
   if (!connection_) return fail(Errc::kUnavailable, "relay connection is closed");
   const wire::RequestId id = codec_->last_request_id();
@@ -73,6 +109,11 @@ Result<wire::RelayMessage> RelayLink::request(Result<Bytes> frame) {
     connection_.reset();
     return fail(std::move(sent).error());
   }
+  return id;
+}
+
+Result<wire::RelayMessage> RelayLink::await_reply(wire::RequestId id) {
+  if (!connection_) return fail(Errc::kUnavailable, "relay connection is closed");
   for (;;) {
     auto raw = connection_->receive_for(timeout_ms_);
     if (!raw) {
@@ -155,6 +196,24 @@ Result<void> RelayLink::ack(const wire::QueueId& recipient_id, wire::MessageId m
   return ok();
 }
 
+Result<void> RelayLink::ack_all(const std::vector<Acknowledgement>& delivered) {
+  // The relay answers in order: send every ack, then collect the answers.
+  std::vector<wire::RequestId> ids;
+  ids.reserve(delivered.size());
+  for (const auto& [recipient_id, message_id] : delivered) {
+    BC_ASSIGN_OR_RETURN(const wire::RequestId id,
+                        send_request(codec_->ack(recipient_id, message_id)));
+    ids.push_back(id);
+  }
+  for (const wire::RequestId id : ids) {
+    BC_ASSIGN_OR_RETURN(wire::RelayMessage reply, await_reply(id));
+    if (!std::holds_alternative<wire::Ok>(reply)) {
+      return fail(Errc::kMalformed, "relay answered ack unexpectedly");
+    }
+  }
+  return ok();
+}
+
 Result<wire::EscrowOpened> RelayLink::escrow_open(std::int64_t deadline_ms,
                                                   const wire::QueueId& queue_a,
                                                   const wire::QueueId& queue_b) {
@@ -220,6 +279,19 @@ Result<std::optional<wire::Delivery>> RelayLink::next_delivery(std::uint32_t tim
       return std::optional<wire::Delivery>(std::move(*delivery));
     }
   }
+}
+
+Result<std::vector<wire::Delivery>> RelayLink::next_deliveries(std::uint32_t timeout_ms,
+                                                               std::size_t max) {
+  std::vector<wire::Delivery> out;
+  BC_ASSIGN_OR_RETURN(auto first, next_delivery(timeout_ms));
+  if (!first) return out;
+  out.push_back(std::move(*first));
+  while (out.size() < max && !pending_.empty()) {
+    out.push_back(std::move(pending_.front()));
+    pending_.pop_front();
+  }
+  return out;
 }
 
 void RelayLink::close() {

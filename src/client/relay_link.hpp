@@ -6,6 +6,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/bytes.hpp"
 #include "core/result.hpp"
@@ -38,7 +40,9 @@ class RelayLink {
  public:
   // connect opens the connection and completes the hello/challenge handshake. kAuthFailed when
   // the relay's certificate does not match `fingerprint` (32 bytes), kUnavailable when it cannot
-  // be reached, kMalformed for a bad URL.
+  // be reached, kMalformed for a bad URL. A relay that accepts the TCP connection but fails the
+  // TLS handshake, WebSocket upgrade or hello is tried twice more (after 200 and 400 ms) before
+  // kUnavailable; one that refuses the connection fails at once.
   [[nodiscard]] static Result<std::unique_ptr<RelayLink>> connect(const std::string& url,
                                                                   ByteView fingerprint,
                                                                   std::uint32_t timeout_ms);
@@ -58,6 +62,12 @@ class RelayLink {
                                                      ByteView envelope);
   // ack deletes a delivered envelope.
   [[nodiscard]] Result<void> ack(const wire::QueueId& recipient_id, wire::MessageId message_id);
+  // Acknowledgement names one delivered envelope: its queue (recipient id) and message id.
+  using Acknowledgement = std::pair<wire::QueueId, wire::MessageId>;
+  // ack_all deletes several delivered envelopes: every ack is sent before the first answer is
+  // awaited (one round trip instead of one each). Fails like ack, on the first failing answer;
+  // the acks before it have taken effect.
+  [[nodiscard]] Result<void> ack_all(const std::vector<Acknowledgement>& delivered);
   // Escrow (docs/relay-protocol.md, "Escrow"). Errors: kNotFound for an unknown exchange or a
   // wrong token (the relay does not tell them apart) or an unknown queue; kConflict when the
   // exchange is already released or expired; kDuplicate when this side already deposited;
@@ -85,6 +95,10 @@ class RelayLink {
   // next_delivery waits up to timeout_ms for a pushed envelope; std::nullopt when none came (the
   // link is unusable afterwards: reconnect to wait again).
   [[nodiscard]] Result<std::optional<wire::Delivery>> next_delivery(std::uint32_t timeout_ms);
+  // next_deliveries waits like next_delivery for one envelope, then adds those already received
+  // (up to `max` in all, in the order the relay pushed them); empty when none came.
+  [[nodiscard]] Result<std::vector<wire::Delivery>> next_deliveries(std::uint32_t timeout_ms,
+                                                                    std::size_t max);
   // relay_key is the relay's public signing key, as sent in the handshake.
   [[nodiscard]] const wire::RelayKey& relay_key() const { return relay_key_; }
   // close ends the connection politely. Never fails.
@@ -92,7 +106,14 @@ class RelayLink {
 
  private:
   RelayLink();
+  // connect_once is one attempt of connect.
+  static Result<std::unique_ptr<RelayLink>> connect_once(const RelayUrl& url, ByteView fingerprint,
+                                                         std::uint32_t timeout_ms);
   Result<wire::RelayMessage> request(Result<Bytes> frame);
+  // send_request sends a request frame and returns its id; await_reply reads until the answer
+  // with that id (keeping deliveries pushed meanwhile) and maps an error answer to an Errc.
+  Result<wire::RequestId> send_request(Result<Bytes> frame);
+  Result<wire::RelayMessage> await_reply(wire::RequestId id);
 
   std::unique_ptr<net::Client> connection_;
   std::unique_ptr<relay::RelayClientCodec> codec_;
