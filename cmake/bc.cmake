@@ -18,9 +18,10 @@ function(bc_library name)
   target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE bc_options ${ARG_PRIVATE_DEPS})
 endfunction()
 
-# bc_test(NAME SOURCES... DEPS ... [LABELS ...]): one GoogleTest executable, discovered by ctest.
+# bc_test(NAME SOURCES... DEPS ... [LABELS ...] [TIMEOUT S] [COST N]): one GoogleTest executable,
+# discovered by ctest.
 function(bc_test name)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT;COST" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} bc_test_support GTest::gtest_main GTest::gmock
                                         bc_options)
@@ -30,6 +31,12 @@ function(bc_test name)
   # The source and build trees reach tests through bc_test_support's compiled-in defaults
   # (tests/support/CMakeLists.txt), so no ENVIRONMENT list has to survive list expansion here.
   set(props TIMEOUT ${ARG_TIMEOUT})
+  # COST: a long test with a high cost is started first by ctest -j, so it overlaps the others.
+  # It comes before LABELS: the properties reach set_tests_properties as one flat list, in which
+  # a second label is read as a property name and would take COST's place.
+  if(ARG_COST)
+    list(APPEND props COST ${ARG_COST})
+  endif()
   if(ARG_LABELS)
     list(APPEND props LABELS "${ARG_LABELS}")
   endif()
