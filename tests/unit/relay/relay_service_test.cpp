@@ -718,6 +718,39 @@ TEST_F(RelayServiceTest, GroupCommitRepliesOnlyAfterTheSharedCommit) {
   EXPECT_EQ(metric(m, "bc_relay_fsync_seconds_count"), 3u);
 }
 
+TEST_F(RelayServiceTest, TwoAcksOfOneMessageInOneBatchAreBothAnswered) {
+  auto gated = std::make_unique<GatedStore>(store::make_memory_relay_store());
+  GatedStore* gate = gated.get();
+  start(RelayConfig{}, std::move(gated));
+  Client owner = connect();
+  Client sender = connect();
+  Owner q = create_queue(owner);
+  EXPECT_TRUE(is_ok(subscribe(owner, q)));
+  EXPECT_TRUE(is_receipt(deposit(sender, q.sender_id, envelope(1))));
+  ASSERT_EQ(deliveries(owner).size(), 1u);
+
+  // The writer is held inside another commit, so both acks wait for the same next batch.
+  gate->arm();
+  relay_->on_frame(sender.id, sender.codec.deposit(q.sender_id, envelope(2)).value());
+  gate->wait_entered();
+  relay_->on_frame(owner.id, owner.codec.ack(q.recipient_id, 1).value());
+  const wire::RequestId first = owner.codec.last_request_id();
+  relay_->on_frame(owner.id, owner.codec.ack(q.recipient_id, 1).value());
+  const wire::RequestId second = owner.codec.last_request_id();
+  gate->release();
+  relay_->flush();
+
+  std::map<wire::RequestId, RelayFrame> replies;
+  for (RelayFrame& f : outbox_.take(owner.id)) {
+    if (f.request_id != 0) replies.emplace(f.request_id, std::move(f));
+  }
+  ASSERT_EQ(replies.count(first), 1u);
+  ASSERT_EQ(replies.count(second), 1u);
+  EXPECT_TRUE(is_ok(replies.at(first)));
+  EXPECT_EQ(error_of(replies.at(second)), RelayErrorCode::kNotFound);
+  EXPECT_EQ(metric(relay_->metrics_text(), "bc_relay_acks_total"), 1u);
+}
+
 TEST_F(RelayServiceTest, PendingBytesAreBoundedWhileTheDiskIsSlow) {
   auto gated = std::make_unique<GatedStore>(store::make_memory_relay_store());
   GatedStore* gate = gated.get();
