@@ -296,17 +296,33 @@ Outcome relay_run(const net::ClientOptions& options, int depositors, int window,
   std::thread consumer([&] {
     Conn c = open_conn(options);
     subscribe(c, q);
-    while (sink.received.load() < target.load()) {
+    // Deliveries are acknowledged with ack_many, one request in flight at a time: what arrives
+    // while one is unanswered goes in the next (at most 64, the relay's push window), so a
+    // consumer that keeps up acknowledges each delivery at once and one that falls behind
+    // acknowledges in batches (as Redis's consumer takes up to 512 per BLMPOP).
+    std::vector<wire::MessageId> unacked;
+    bool ack_in_flight = false;
+    auto acknowledge = [&] {
+      if (ack_in_flight || unacked.empty()) return;
+      check(c.client->send(check(c.codec.ack_many(q.ids.recipient_id, unacked), "ack_many")),
+            "send ack_many");
+      unacked.clear();
+      ack_in_flight = true;
+    };
+    while (sink.received.load() < target.load() || ack_in_flight) {
       auto frame = c.client->receive_for(5'000);
       if (!frame) break;
       auto parsed = relay::RelayClientCodec::parse(*frame);
       if (!parsed) die("bad frame from relay");
       if (auto* d = std::get_if<wire::Delivery>(&parsed->message)) {
         sink.record(now_ns() - sent_ns(d->envelope.data()));
-        // Acknowledge without waiting for the reply (replies are skipped above).
-        check(c.client->send(check(c.codec.ack(q.ids.recipient_id, d->message_id), "ack")),
-              "send ack");
+        unacked.push_back(d->message_id);
+      } else if (std::holds_alternative<wire::Ok>(parsed->message)) {
+        ack_in_flight = false;
+      } else {
+        die("ack_many refused");
       }
+      acknowledge();
     }
   });
   std::atomic<std::uint64_t> sequence{0};

@@ -78,7 +78,8 @@ Bytes rewrite(ByteView raw, CheckingOutbox& outbox, relay::ConnectionId connecti
         } else if constexpr (std::is_same_v<T, wire::Deposit> ||
                              std::is_same_v<T, wire::FetchBundle>) {
           pick(m.sender_id, true);
-        } else if constexpr (std::is_same_v<T, wire::Ack> || std::is_same_v<T, wire::DeleteQueue> ||
+        } else if constexpr (std::is_same_v<T, wire::Ack> || std::is_same_v<T, wire::AckMany> ||
+                             std::is_same_v<T, wire::DeleteQueue> ||
                              std::is_same_v<T, wire::PublishBundle>) {
           pick(m.recipient_id, false);
         } else if constexpr (std::is_same_v<T, wire::EscrowOpen>) {

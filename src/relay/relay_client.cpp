@@ -34,6 +34,11 @@ Result<Bytes> RelayClientCodec::ack(const wire::QueueId& recipient_id, wire::Mes
   return build(wire::Ack{recipient_id, message_id});
 }
 
+Result<Bytes> RelayClientCodec::ack_many(const wire::QueueId& recipient_id,
+                                         std::vector<wire::MessageId> message_ids) {
+  return build(wire::AckMany{recipient_id, std::move(message_ids)});
+}
+
 Result<Bytes> RelayClientCodec::delete_queue(const wire::QueueId& recipient_id) {
   return build(wire::DeleteQueue{recipient_id});
 }

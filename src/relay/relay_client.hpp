@@ -27,6 +27,9 @@ class RelayClientCodec {
                                         const wire::Challenge& challenge);
   [[nodiscard]] Result<Bytes> deposit(const wire::QueueId& sender_id, ByteView envelope);
   [[nodiscard]] Result<Bytes> ack(const wire::QueueId& recipient_id, wire::MessageId message_id);
+  // ack_many acknowledges 1 to wire::kMaxAckMany envelopes of one queue, ids strictly increasing.
+  [[nodiscard]] Result<Bytes> ack_many(const wire::QueueId& recipient_id,
+                                       std::vector<wire::MessageId> message_ids);
   [[nodiscard]] Result<Bytes> delete_queue(const wire::QueueId& recipient_id);
   [[nodiscard]] Result<Bytes> publish_bundle(const wire::QueueId& recipient_id,
                                              const wire::PrekeyBundle& bundle);

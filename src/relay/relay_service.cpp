@@ -113,6 +113,13 @@ struct AckedEffect {
   std::uint64_t bytes;
   bool deleted;
 };
+// AckedManyEffect: an ack_many; `ids` are all it named, `deleted` / `bytes` what it removed.
+struct AckedManyEffect {
+  QueueId recipient_id;
+  std::vector<wire::MessageId> ids;
+  std::uint64_t deleted = 0;
+  std::uint64_t bytes = 0;
+};
 struct QueueDeletedEffect {
   QueueId recipient_id;
   RelayUsage usage;
@@ -124,8 +131,8 @@ struct EscrowReleasedEffect {
   std::vector<EscrowRelease> released;
 };
 using Effect =
-    std::variant<NoEffect, SubscribedEffect, DepositedEffect, AckedEffect, QueueDeletedEffect,
-                 QueueCreatedEffect, ClosedEffect, EscrowReleasedEffect>;
+    std::variant<NoEffect, SubscribedEffect, DepositedEffect, AckedEffect, AckedManyEffect,
+                 QueueDeletedEffect, QueueCreatedEffect, ClosedEffect, EscrowReleasedEffect>;
 
 struct Outcome {
   std::optional<wire::RelayMessage> reply;
@@ -516,6 +523,23 @@ class RelayServiceImpl final : public RelayCore {
               }
               out.reply = wire::Ok{};
               out.effect = AckedEffect{m.recipient_id, m.message_id, *size, true};
+            } else if constexpr (std::is_same_v<T, wire::AckMany>) {
+              if (!subscribed_here(op.connection, m.recipient_id, pending_subs)) {
+                out.reply = error_reply(RelayErrorCode::kNotSubscribed);
+                return ok();
+              }
+              AckedManyEffect acked{m.recipient_id, m.message_ids, 0, 0};
+              for (const wire::MessageId id : m.message_ids) {
+                Result<std::uint64_t> size = txn.delete_envelope(m.recipient_id, id);
+                if (!size) {
+                  if (doomed(size.error())) return fail(std::move(size).error());
+                  continue;  // already gone (acknowledged before, or the queue's TTL passed)
+                }
+                ++acked.deleted;
+                acked.bytes += *size;
+              }
+              out.reply = wire::Ok{};
+              out.effect = std::move(acked);
             } else if constexpr (std::is_same_v<T, wire::DeleteQueue>) {
               if (!subscribed_here(op.connection, m.recipient_id, pending_subs)) {
                 out.reply = error_reply(RelayErrorCode::kNotSubscribed);
@@ -732,6 +756,14 @@ class RelayServiceImpl final : public RelayCore {
             auto it = subs_.find(e.recipient_id);
             if (it == subs_.end() || it->second.connection != connection) return;
             it->second.in_flight.erase(e.message_id);
+            if (it->second.backlog) refill.insert(e.recipient_id);
+          } else if constexpr (std::is_same_v<T, AckedManyEffect>) {
+            acks_.fetch_add(e.deleted);
+            stored_envelopes_.fetch_sub(std::min(stored_envelopes_.load(), e.deleted));
+            stored_bytes_.fetch_sub(std::min(stored_bytes_.load(), e.bytes));
+            auto it = subs_.find(e.recipient_id);
+            if (it == subs_.end() || it->second.connection != connection) return;
+            for (const wire::MessageId id : e.ids) it->second.in_flight.erase(id);
             if (it->second.backlog) refill.insert(e.recipient_id);
           } else if constexpr (std::is_same_v<T, QueueDeletedEffect>) {
             queues_.fetch_sub(std::min<std::uint64_t>(queues_.load(), 1));

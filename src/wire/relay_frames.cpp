@@ -18,6 +18,7 @@ enum class FrameType : std::uint8_t {
   kDeleteQueue = 0x06,
   kPublishBundle = 0x07,
   kFetchBundle = 0x08,
+  kAckMany = 0x09,
   kOk = 0x81,
   kError = 0x82,
   kChallenge = 0x83,
@@ -194,7 +195,8 @@ FrameType type_of(const RelayMessage& m) {
                                          FrameType::kEscrowOpened,
                                          FrameType::kEscrowDeposited,
                                          FrameType::kEscrowState,
-                                         FrameType::kDepositReceipt};
+                                         FrameType::kDepositReceipt,
+                                         FrameType::kAckMany};
   static_assert(std::size(kTypes) == std::variant_size_v<RelayMessage>);
   return kTypes[m.index()];
 }
@@ -237,6 +239,23 @@ Result<RelayMessage> decode_body(FrameType type, Reader& r) {
     case FrameType::kDeleteQueue: {
       BC_ASSIGN_OR_RETURN(auto id, r.fixed<kQueueIdSize>());
       return RelayMessage{DeleteQueue{id}};
+    }
+    case FrameType::kAckMany: {
+      AckMany out;
+      BC_ASSIGN_OR_RETURN(out.recipient_id, r.fixed<kQueueIdSize>());
+      BC_ASSIGN_OR_RETURN(std::uint16_t count, r.u16());
+      if (count == 0 || count > kMaxAckMany) {
+        return fail(Errc::kMalformed, "relay frame: ack_many needs 1 to 256 message ids");
+      }
+      out.message_ids.reserve(count);
+      for (std::uint16_t i = 0; i < count; ++i) {
+        BC_ASSIGN_OR_RETURN(std::uint64_t id, r.u64());
+        if (!out.message_ids.empty() && id <= out.message_ids.back()) {
+          return fail(Errc::kMalformed, "relay frame: ack_many ids must increase");
+        }
+        out.message_ids.push_back(id);
+      }
+      return RelayMessage{std::move(out)};
     }
     case FrameType::kPublishBundle: {
       PublishBundle out;
@@ -364,7 +383,7 @@ Result<RelayMessage> decode_body(FrameType type, Reader& r) {
 }
 
 bool known_type(std::uint8_t t) {
-  return (t >= 0x01 && t <= 0x08) || (t >= 0x10 && t <= 0x13) || (t >= 0x81 && t <= 0x86) ||
+  return (t >= 0x01 && t <= 0x09) || (t >= 0x10 && t <= 0x13) || (t >= 0x81 && t <= 0x86) ||
          (t >= 0x90 && t <= 0x92) || t == 0xC1;
 }
 
@@ -475,6 +494,17 @@ Result<Bytes> encode_relay_frame(const RelayFrame& frame) {
           return ok();
         } else if constexpr (std::is_same_v<T, DeleteQueue>) {
           w.raw(m.recipient_id);
+          return ok();
+        } else if constexpr (std::is_same_v<T, AckMany>) {
+          if (m.message_ids.empty() || m.message_ids.size() > kMaxAckMany ||
+              std::adjacent_find(m.message_ids.begin(), m.message_ids.end(),
+                                 [](MessageId a, MessageId b) { return a >= b; }) !=
+                  m.message_ids.end()) {
+            return fail(Errc::kMalformed, "relay frame: ack_many needs 1 to 256 increasing ids");
+          }
+          w.raw(m.recipient_id);
+          w.u16(static_cast<std::uint16_t>(m.message_ids.size()));
+          for (MessageId id : m.message_ids) w.u64(id);
           return ok();
         } else if constexpr (std::is_same_v<T, PublishBundle>) {
           w.raw(m.recipient_id);

@@ -123,6 +123,14 @@ struct Ack {
   MessageId message_id = 0;
   friend bool operator==(const Ack&, const Ack&) = default;
 };
+// AckMany deletes several delivered envelopes of one queue at once (subscribed connection only):
+// 1 to kMaxAckMany message ids, strictly increasing. Ids no longer stored are skipped.
+struct AckMany {
+  QueueId recipient_id{};
+  std::vector<MessageId> message_ids;
+  friend bool operator==(const AckMany&, const AckMany&) = default;
+};
+inline constexpr std::size_t kMaxAckMany = 256;
 // DeleteQueue deletes a queue and everything in it (subscribed connection only).
 struct DeleteQueue {
   QueueId recipient_id{};
@@ -250,7 +258,7 @@ using RelayMessage =
     std::variant<Hello, CreateQueue, Subscribe, Deposit, Ack, DeleteQueue, PublishBundle,
                  FetchBundle, Ok, ErrorReply, ChallengeReply, QueueCreated, BundleReply, Delivery,
                  EscrowOpen, EscrowDeposit, EscrowCancel, EscrowStatus, EscrowOpened,
-                 EscrowDeposited, EscrowState, DepositReceipt>;
+                 EscrowDeposited, EscrowState, DepositReceipt, AckMany>;
 
 // RelayFrame is one decoded frame.
 struct RelayFrame {

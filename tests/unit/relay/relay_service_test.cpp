@@ -665,6 +665,41 @@ TEST_F(RelayServiceTest, PushWindowKeepsOrderAndRefillsOnAck) {
   EXPECT_EQ(got[0].message_id, 5u);
 }
 
+TEST_F(RelayServiceTest, AckManyDeletesSeveralSkipsTheGoneAndRefillsTheWindow) {
+  RelayConfig config;
+  config.push_window = 3;
+  start(config);
+  Client owner = connect();
+  Client sender = connect();
+  Client stranger = connect();
+  Owner q = create_queue(owner);
+  for (std::uint8_t i = 1; i <= 5; ++i) {
+    EXPECT_TRUE(is_receipt(deposit(sender, q.sender_id, envelope(i))));
+  }
+  EXPECT_TRUE(is_ok(subscribe(owner, q)));
+  ASSERT_EQ(deliveries(owner).size(), 3u);  // 1, 2, 3: the window is full
+  EXPECT_TRUE(is_ok(ack(owner, q, 2)));
+  ASSERT_EQ(deliveries(owner).size(), 1u);  // 4
+
+  // Only a subscribed connection may acknowledge.
+  EXPECT_EQ(error_of(call(stranger, stranger.codec.ack_many(q.recipient_id, {1, 3}).value())),
+            RelayErrorCode::kNotSubscribed);
+  // 2 is gone already and 99 never existed: skipped; 1, 3 and 4 are deleted.
+  EXPECT_TRUE(is_ok(call(owner, owner.codec.ack_many(q.recipient_id, {1, 2, 3, 4, 99}).value())));
+  std::vector<wire::Delivery> got = deliveries(owner);
+  ASSERT_EQ(got.size(), 1u);  // the window refilled with 5
+  EXPECT_EQ(got[0].message_id, 5u);
+
+  const std::string m = relay_->metrics_text();
+  EXPECT_EQ(metric(m, "bc_relay_acks_total"), 4u);
+  EXPECT_EQ(metric(m, "bc_relay_stored_envelopes"), 1u);
+  Client again = connect();
+  EXPECT_TRUE(is_ok(subscribe(again, q)));
+  got = deliveries(again);
+  ASSERT_EQ(got.size(), 1u);  // only 5 is left to redeliver
+  EXPECT_EQ(got[0].message_id, 5u);
+}
+
 TEST_F(RelayServiceTest, ClosingAConnectionDropsItsSubscriptions) {
   start();
   Client owner = connect();

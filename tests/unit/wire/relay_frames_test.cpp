@@ -59,6 +59,7 @@ std::vector<RelayFrame> sample_frames() {
       {28, EscrowState{EscrowPhase::kReleased, true, EscrowCertificateBytes{1, 2, 3}}},
       {29, EscrowState{EscrowPhase::kExpired, false, std::nullopt}},
       {30, ErrorReply{RelayErrorCode::kEscrowSameQueue}},
+      {32, AckMany{id_of(0x40), {1, 2, 9, 0x0A0B0C0D0E0F1011}}},
   };
 }
 
@@ -359,7 +360,42 @@ TEST(RelayFrames, SubscribeProofIsDomainSeparated) {
   EXPECT_EQ(m.back(), 2);
 }
 
+TEST(RelayFrames, AckManyLayoutAndRules) {
+  const Bytes wire = encode_ok({7, AckMany{id_of(0xEE), {3, 0x0102030405060708}}});
+  // version, type 0x09, request id, recipient id, count (u16), then each id (u64).
+  Bytes expected = {kRelayProtocolVersion, 0x09, 0, 0, 0, 7};
+  const QueueId id = id_of(0xEE);
+  expected.insert(expected.end(), id.begin(), id.end());
+  const Bytes tail = {0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6, 7, 8};
+  expected.insert(expected.end(), tail.begin(), tail.end());
+  EXPECT_EQ(wire, expected);
+
+  // Neither side accepts an empty list, more than 256 ids, or ids that do not increase.
+  std::vector<MessageId> too_many(kMaxAckMany + 1);
+  for (std::size_t i = 0; i < too_many.size(); ++i) too_many[i] = i + 1;
+  for (const std::vector<MessageId>& ids :
+       {std::vector<MessageId>{}, too_many, std::vector<MessageId>{5, 5},
+        std::vector<MessageId>{6, 2}}) {
+    EXPECT_FALSE(encode_relay_frame({1, AckMany{id_of(1), ids}})) << ids.size();
+  }
+  std::vector<MessageId> most(kMaxAckMany);
+  for (std::size_t i = 0; i < most.size(); ++i) most[i] = i + 1;
+  EXPECT_TRUE(encode_relay_frame({1, AckMany{id_of(1), most}}));
+  Bytes zero = encode_ok({7, AckMany{id_of(0xEE), {3}}});
+  zero[6 + kQueueIdSize + 1] = 0;  // count 0
+  zero.resize(6 + kQueueIdSize + 2);
+  EXPECT_FALSE(decode_relay_frame(zero));
+  Bytes repeated = encode_ok({7, AckMany{id_of(0xEE), {3, 4}}});
+  repeated[repeated.size() - 1] = 3;  // 3, 3
+  EXPECT_FALSE(decode_relay_frame(repeated));
+  Bytes large_count = encode_ok({7, AckMany{id_of(0xEE), {3}}});
+  large_count[6 + kQueueIdSize] = 0x01;
+  large_count[6 + kQueueIdSize + 1] = 0x01;  // 257
+  EXPECT_FALSE(decode_relay_frame(large_count));
+}
+
 TEST(RelayFrames, RequestClassification) {
+  EXPECT_TRUE(is_request(AckMany{}));
   EXPECT_TRUE(is_request(Hello{}));
   EXPECT_TRUE(is_request(FetchBundle{}));
   EXPECT_FALSE(is_request(Ok{}));
