@@ -1,7 +1,9 @@
 #include "client/relay_link.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include "net/client.hpp"
@@ -197,18 +199,30 @@ Result<void> RelayLink::ack(const wire::QueueId& recipient_id, wire::MessageId m
 }
 
 Result<void> RelayLink::ack_all(const std::vector<Acknowledgement>& delivered) {
-  // The relay answers in order: send every ack, then collect the answers.
-  std::vector<wire::RequestId> ids;
-  ids.reserve(delivered.size());
+  // Per queue, the message ids in increasing order without repeats (a push the relay repeated
+  // is acknowledged once), in requests of at most wire::kMaxAckMany.
+  std::map<wire::QueueId, std::vector<wire::MessageId>> by_queue;
   for (const auto& [recipient_id, message_id] : delivered) {
-    BC_ASSIGN_OR_RETURN(const wire::RequestId id,
-                        send_request(codec_->ack(recipient_id, message_id)));
-    ids.push_back(id);
+    by_queue[recipient_id].push_back(message_id);
+  }
+  // The relay answers in order: send every request, then collect the answers.
+  std::vector<wire::RequestId> ids;
+  for (auto& [recipient_id, message_ids] : by_queue) {
+    std::sort(message_ids.begin(), message_ids.end());
+    message_ids.erase(std::unique(message_ids.begin(), message_ids.end()), message_ids.end());
+    for (std::size_t at = 0; at < message_ids.size(); at += wire::kMaxAckMany) {
+      const std::size_t end = std::min(message_ids.size(), at + wire::kMaxAckMany);
+      std::vector<wire::MessageId> chunk(message_ids.begin() + static_cast<std::ptrdiff_t>(at),
+                                         message_ids.begin() + static_cast<std::ptrdiff_t>(end));
+      BC_ASSIGN_OR_RETURN(const wire::RequestId id,
+                          send_request(codec_->ack_many(recipient_id, std::move(chunk))));
+      ids.push_back(id);
+    }
   }
   for (const wire::RequestId id : ids) {
     BC_ASSIGN_OR_RETURN(wire::RelayMessage reply, await_reply(id));
     if (!std::holds_alternative<wire::Ok>(reply)) {
-      return fail(Errc::kMalformed, "relay answered ack unexpectedly");
+      return fail(Errc::kMalformed, "relay answered ack_many unexpectedly");
     }
   }
   return ok();

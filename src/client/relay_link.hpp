@@ -64,9 +64,10 @@ class RelayLink {
   [[nodiscard]] Result<void> ack(const wire::QueueId& recipient_id, wire::MessageId message_id);
   // Acknowledgement names one delivered envelope: its queue (recipient id) and message id.
   using Acknowledgement = std::pair<wire::QueueId, wire::MessageId>;
-  // ack_all deletes several delivered envelopes: every ack is sent before the first answer is
-  // awaited (one round trip instead of one each). Fails like ack, on the first failing answer;
-  // the acks before it have taken effect.
+  // ack_all deletes several delivered envelopes with ack_many requests (one per queue and 256
+  // envelopes), all sent before the first answer is awaited: one round trip. An envelope the
+  // relay no longer holds is skipped, not an error. Fails like ack, on the first failing answer;
+  // the requests before it have taken effect.
   [[nodiscard]] Result<void> ack_all(const std::vector<Acknowledgement>& delivered);
   // Escrow (docs/relay-protocol.md, "Escrow"). Errors: kNotFound for an unknown exchange or a
   // wrong token (the relay does not tell them apart) or an unknown queue; kConflict when the

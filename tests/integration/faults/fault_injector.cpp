@@ -132,29 +132,38 @@ void FaultInjector::on_frame(relay::ConnectionId connection, ByteView frame) {
       // The service still stores and acknowledges the deposit; only its delivery is lost.
       if (find(FaultKind::kDrop, n) != nullptr) dropped_.insert(crypto::sha256(deposit->envelope));
     } else if (const auto* ack = std::get_if<wire::Ack>(&decoded->message)) {
-      const Key key{ack->recipient_id, ack->message_id};
-      if (replayed_.contains(key) || (resent_.contains(key) && acked_.contains(key))) {
+      if (!note_ack({ack->recipient_id, ack->message_id})) {
         // The service deleted this envelope at its first ack; a lying relay acknowledges the
         // ack of its own copy rather than reveal it with a not_found.
-        ++stats_.acks_answered;
         forward(connection, encode(decoded->request_id, wire::Ok{}));
         return;
       }
-      acked_.insert(key);
-      if (auto armed = replay_after_ack_.find(key); armed != replay_after_ack_.end()) {
-        // The replay comes back as if deposited again: the same envelope under a message id of
-        // its own, which only the injector knows (and acknowledges).
-        wire::Delivery again = armed->second;
-        again.message_id = kReplayIdBase + ++replays_;
-        replayed_.insert({again.recipient_id, again.message_id});
-        replay_at_subscribe_[key.first] = encode(0, std::move(again));
-        replay_after_ack_.erase(armed);
-      }
+    } else if (const auto* many = std::get_if<wire::AckMany>(&decoded->message)) {
+      // The service skips the ids it does not hold (the injector's own copies) and answers ok.
+      for (const wire::MessageId id : many->message_ids) (void)note_ack({many->recipient_id, id});
     } else if (const auto* subscribe = std::get_if<wire::Subscribe>(&decoded->message)) {
       subscribing_[{connection, decoded->request_id}] = subscribe->recipient_id;
     }
   }
   upstream_->on_frame(connection, frame);
+}
+
+bool FaultInjector::note_ack(const Key& key) {
+  if (replayed_.contains(key) || (resent_.contains(key) && acked_.contains(key))) {
+    ++stats_.acks_answered;
+    return false;
+  }
+  acked_.insert(key);
+  if (auto armed = replay_after_ack_.find(key); armed != replay_after_ack_.end()) {
+    // The replay comes back as if deposited again: the same envelope under a message id of its
+    // own, which only the injector knows (and acknowledges).
+    wire::Delivery again = armed->second;
+    again.message_id = kReplayIdBase + ++replays_;
+    replayed_.insert({again.recipient_id, again.message_id});
+    replay_at_subscribe_[key.first] = encode(0, std::move(again));
+    replay_after_ack_.erase(armed);
+  }
+  return true;
 }
 
 void FaultInjector::on_close(relay::ConnectionId connection) {

@@ -110,6 +110,9 @@ class FaultInjector final : public relay::RelayService, public relay::Outbox {
   };
 
   [[nodiscard]] const Fault* find(FaultKind kind, std::uint64_t nth) const;
+  // note_ack records the client's acknowledgement of `key` (mu_ held) and arms a replay after
+  // it; false when the envelope is the injector's own copy, whose ack the injector answers.
+  bool note_ack(const Key& key);
   void on_delivery(relay::ConnectionId connection, const wire::Delivery& delivery, Bytes frame);
   void forward(relay::ConnectionId connection, Bytes frame);
   static Bytes encode(wire::RequestId request_id, wire::RelayMessage message);
