@@ -100,7 +100,8 @@ void TlsSocket::prepare_context(SSL_CTX* ctx) {
 
 // on_keylog receives every secret of the handshake as an NSS key log line ("LABEL <client random
 // hex> <secret hex>"); it keeps the two application traffic secrets in the connection's TlsSocket
-// and nothing else. OpenSSL wipes the line after the call.
+// and nothing else. OpenSSL wipes the line after the call. The hex is decoded here rather than by
+// from_hex, whose heap result would outlive the call unwiped (also on a bad digit).
 void TlsSocket::on_keylog(const SSL* ssl, const char* line) {
   auto* self = static_cast<TlsSocket*>(SSL_get_app_data(ssl));
   if (self == nullptr) return;

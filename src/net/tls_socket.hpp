@@ -135,7 +135,7 @@ class TlsSocket {
   void shutdown_now(boost::beast::error_code& ec);
 
   // kMaxWrite bounds one write: one TLS record's worth of plaintext.
-  static constexpr std::size_t kMaxWrite = 16 * 1024;
+  static constexpr std::size_t kMaxWrite = TlsRecords::kMaxPlaintext;
 
  private:
   // What one SSL call came to: done (ec, n), or waiting for the socket to be readable/writable.

@@ -107,14 +107,8 @@ struct DepositedEffect {
   const Bytes* body;  // points into the batch's Op
   wire::Signature signature{};
 };
+// AckedEffect: an ack or ack_many; `ids` are all it named, `deleted` / `bytes` what it removed.
 struct AckedEffect {
-  QueueId recipient_id;
-  wire::MessageId message_id;
-  std::uint64_t bytes;
-  bool deleted;
-};
-// AckedManyEffect: an ack_many; `ids` are all it named, `deleted` / `bytes` what it removed.
-struct AckedManyEffect {
   QueueId recipient_id;
   std::vector<wire::MessageId> ids;
   std::uint64_t deleted = 0;
@@ -131,8 +125,8 @@ struct EscrowReleasedEffect {
   std::vector<EscrowRelease> released;
 };
 using Effect =
-    std::variant<NoEffect, SubscribedEffect, DepositedEffect, AckedEffect, AckedManyEffect,
-                 QueueDeletedEffect, QueueCreatedEffect, ClosedEffect, EscrowReleasedEffect>;
+    std::variant<NoEffect, SubscribedEffect, DepositedEffect, AckedEffect, QueueDeletedEffect,
+                 QueueCreatedEffect, ClosedEffect, EscrowReleasedEffect>;
 
 struct Outcome {
   std::optional<wire::RelayMessage> reply;
@@ -518,17 +512,17 @@ class RelayServiceImpl final : public RelayCore {
               if (!size) {
                 if (doomed(size.error())) return fail(std::move(size).error());
                 out.reply = error_reply(RelayErrorCode::kNotFound);
-                out.effect = AckedEffect{m.recipient_id, m.message_id, 0, false};
+                out.effect = AckedEffect{m.recipient_id, {m.message_id}, 0, 0};
                 return ok();
               }
               out.reply = wire::Ok{};
-              out.effect = AckedEffect{m.recipient_id, m.message_id, *size, true};
+              out.effect = AckedEffect{m.recipient_id, {m.message_id}, 1, *size};
             } else if constexpr (std::is_same_v<T, wire::AckMany>) {
               if (!subscribed_here(op.connection, m.recipient_id, pending_subs)) {
                 out.reply = error_reply(RelayErrorCode::kNotSubscribed);
                 return ok();
               }
-              AckedManyEffect acked{m.recipient_id, m.message_ids, 0, 0};
+              AckedEffect acked{m.recipient_id, m.message_ids, 0, 0};
               for (const wire::MessageId id : m.message_ids) {
                 Result<std::uint64_t> size = txn.delete_envelope(m.recipient_id, id);
                 if (!size) {
@@ -748,16 +742,6 @@ class RelayServiceImpl final : public RelayCore {
               sub.backlog = true;
             }
           } else if constexpr (std::is_same_v<T, AckedEffect>) {
-            if (e.deleted) {
-              acks_.fetch_add(1);
-              stored_envelopes_.fetch_sub(std::min<std::uint64_t>(stored_envelopes_.load(), 1));
-              stored_bytes_.fetch_sub(std::min(stored_bytes_.load(), e.bytes));
-            }
-            auto it = subs_.find(e.recipient_id);
-            if (it == subs_.end() || it->second.connection != connection) return;
-            it->second.in_flight.erase(e.message_id);
-            if (it->second.backlog) refill.insert(e.recipient_id);
-          } else if constexpr (std::is_same_v<T, AckedManyEffect>) {
             acks_.fetch_add(e.deleted);
             stored_envelopes_.fetch_sub(std::min(stored_envelopes_.load(), e.deleted));
             stored_bytes_.fetch_sub(std::min(stored_bytes_.load(), e.bytes));

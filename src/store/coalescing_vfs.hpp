@@ -6,9 +6,9 @@
 // system call is dear, and these were the relay's largest single cost per deposit. Here the
 // frames of a transaction are appended to a buffer and written with one call when the
 // transaction's commit frame is complete (in pieces of 64 KiB for a larger transaction), which
-// is still inside SQLite's COMMIT: a commit that
-// returns has its frames in the file (then fsync'd with synchronous=FULL), exactly as before, and
-// a write error still fails the commit that caused it. The buffer is also written before every
+// is still inside SQLite's COMMIT: a commit that returns has its frames in the file (then
+// fsync'd with synchronous=FULL), exactly as before, and a write error still fails the commit
+// that caused it. The buffer is also written before every
 // other operation on the file (read, sync, size, truncate, close), before a write that does not
 // follow it, and when it passes 1 MiB, so SQLite never sees the file differ from what it wrote.
 #pragma once
