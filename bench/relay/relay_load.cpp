@@ -120,6 +120,14 @@ void spawn(Child& child, std::vector<std::string> args, const fs::path& log) {
 }
 
 // cpu_seconds is the user plus system CPU time of process `pid`, all its threads (/proc stat).
+// own_cpu_seconds: user and system CPU time of this process, all threads.
+double own_cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 double cpu_seconds(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -148,6 +156,9 @@ struct Relay {
   net::ClientOptions options;
 };
 
+// extra_config: `--relay-option KEY=VALUE` lines appended to the relay's configuration.
+std::string extra_config;
+
 void start_relay(Relay& relay, const fs::path& binary, const fs::path& dir) {
   fs::create_directories(dir);
   const fs::path config = dir / "relay.conf";
@@ -155,7 +166,8 @@ void start_relay(Relay& relay, const fs::path& binary, const fs::path& dir) {
                            "queue_max_messages = 10000000\n"
                            "queue_max_bytes = 100000000000\n"
                            "requests_per_second = 10000000\nrequest_burst = 10000000\n"
-                           "rate_frames_per_second = 10000000\nrate_burst = 10000000\n";
+                           "rate_frames_per_second = 10000000\nrate_burst = 10000000\n"
+                        << extra_config;
   spawn(relay.child,
         {binary.string(), "--listen", "127.0.0.1:0", "--data", (dir / "data").string(), "--config",
          config.string()},
@@ -242,8 +254,18 @@ struct Outcome {
   double seconds = 0;
   std::uint64_t messages = 0;
   std::vector<std::int64_t> latencies_ns;
+  // From the first deposit to the consumer's receipt of the last acknowledged one: what the
+  // consumer got per second, which counts a backlog left behind when depositing stopped.
+  double end_to_end_seconds = 0;
   double server_cpu_seconds = 0;  // CPU time of the relay or redis-server process during the load
+  double client_cpu_seconds = 0;  // CPU time of this process (depositors and consumer)
   [[nodiscard]] double rate() const { return seconds > 0 ? messages / seconds : 0; }
+  [[nodiscard]] double end_to_end_rate() const {
+    return end_to_end_seconds > 0 ? messages / end_to_end_seconds : 0;
+  }
+  [[nodiscard]] double client_cpu_us_per_message() const {
+    return messages > 0 ? client_cpu_seconds * 1e6 / static_cast<double>(messages) : 0;
+  }
   [[nodiscard]] double cpu_us_per_message() const {
     return messages > 0 ? server_cpu_seconds * 1e6 / static_cast<double>(messages) : 0;
   }
@@ -262,10 +284,16 @@ struct LatencySink {
   std::mutex mu;
   std::vector<std::int64_t> latencies;
   std::atomic<std::uint64_t> received{0};
+  std::atomic<std::int64_t> last_ns{0};  // when the latest delivery arrived (now_ns clock)
   void record(std::int64_t ns) {
     std::lock_guard lock(mu);
     latencies.push_back(ns);
     received.fetch_add(1);
+    last_ns.store(now_ns());
+  }
+  // end_to_end_seconds: from `start_ns` to the last delivery, never less than the depositing time.
+  [[nodiscard]] double end_to_end_seconds(std::int64_t start_ns, double depositing) const {
+    return std::max(depositing, static_cast<double>(last_ns.load() - start_ns) / 1e9);
   }
 };
 
@@ -293,9 +321,11 @@ Outcome relay_run(const net::ClientOptions& options, int depositors, int window,
   const Queue q = make_queue(options);
   LatencySink sink;
   std::atomic<std::uint64_t> target{~0ULL};
+  std::atomic<bool> consumer_ready{false};
   std::thread consumer([&] {
     Conn c = open_conn(options);
     subscribe(c, q);
+    consumer_ready.store(true);
     // Deliveries are acknowledged with ack_many, one request in flight at a time: what arrives
     // while one is unanswered goes in the next (at most 64, the relay's push window), so a
     // consumer that keeps up acknowledges each delivery at once and one that falls behind
@@ -325,7 +355,9 @@ Outcome relay_run(const net::ClientOptions& options, int depositors, int window,
       acknowledge();
     }
   });
+  while (!consumer_ready.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::atomic<std::uint64_t> sequence{0};
+  const std::int64_t start_ns = now_ns();
   auto [acked, elapsed] = run_depositors(depositors, seconds, [&](int, std::atomic<bool>& stop) {
     Conn c = open_conn(options);
     std::uint64_t ok = 0;
@@ -352,6 +384,7 @@ Outcome relay_run(const net::ClientOptions& options, int depositors, int window,
   target.store(acked);
   consumer.join();
   Outcome out{"backchannel-relay", load, elapsed, acked, std::move(sink.latencies)};
+  out.end_to_end_seconds = sink.end_to_end_seconds(start_ns, elapsed);
   if (sink.received.load() < acked) {
     std::fprintf(stderr, "relay_load: consumer saw %llu of %llu\n",
                  static_cast<unsigned long long>(sink.received.load()),
@@ -388,6 +421,7 @@ Outcome redis_run(std::uint16_t port, int depositors, int window, double seconds
     redisFree(c);
   });
   std::atomic<std::uint64_t> sequence{0};
+  const std::int64_t start_ns = now_ns();
   auto [acked, elapsed] = run_depositors(depositors, seconds, [&](int, std::atomic<bool>& stop) {
     redisContext* c = redis_connect(port);
     std::uint64_t ok = 0;
@@ -409,7 +443,9 @@ Outcome redis_run(std::uint16_t port, int depositors, int window, double seconds
   });
   target.store(acked);
   consumer.join();
-  return Outcome{"redis (AOF, fsync always)", load, elapsed, acked, std::move(sink.latencies)};
+  Outcome out{"redis (AOF, fsync always)", load, elapsed, acked, std::move(sink.latencies)};
+  out.end_to_end_seconds = sink.end_to_end_seconds(start_ns, elapsed);
+  return out;
 }
 
 std::string metric_line(const net::ClientOptions& options, const std::string& name) {
@@ -438,10 +474,12 @@ int main(int argc, char** argv) {
       idle = std::stoi(argv[++i]);
     } else if (a == "--no-redis") {
       with_redis = false;
+    } else if (a == "--relay-option" && i + 1 < argc) {
+      extra_config += std::string(argv[++i]) + "\n";
     } else {
       std::fprintf(stderr,
                    "usage: relay_load [--relay BIN] [--seconds S (0: idle connections only)] "
-                   "[--idle N] [--no-redis]\n");
+                   "[--idle N] [--no-redis] [--relay-option KEY=VALUE]...\n");
       return 2;
     }
   }
@@ -471,8 +509,10 @@ int main(int argc, char** argv) {
     start_relay(relay, binary, work / "relay");
     for (const auto& l : loads) {
       const double cpu = cpu_seconds(relay.child.pid);
+      const double own = own_cpu_seconds();
       outcomes.push_back(relay_run(relay.options, l.depositors, l.window, seconds, l.name));
       outcomes.back().server_cpu_seconds = cpu_seconds(relay.child.pid) - cpu;
+      outcomes.back().client_cpu_seconds = own_cpu_seconds() - own;
     }
     relay.child.stop();
   }
@@ -495,28 +535,34 @@ int main(int argc, char** argv) {
     int n = 0;
     for (const auto& l : loads) {
       const double cpu = cpu_seconds(redis.pid);
+      const double own = own_cpu_seconds();
       outcomes.push_back(
           redis_run(port, l.depositors, l.window, seconds, l.name, "q" + std::to_string(n++)));
       outcomes.back().server_cpu_seconds = cpu_seconds(redis.pid) - cpu;
+      outcomes.back().client_cpu_seconds = own_cpu_seconds() - own;
     }
   }
 
   std::printf(
-      "\n| load | system | msgs/s | p50 ms | p99 ms | messages | server CPU us/msg |\n"
-      "|---|---|---:|---:|---:|---:|---:|\n");
+      "\n| load | system | msgs/s end to end | deposits/s | p50 ms | p99 ms | messages | "
+      "server CPU us/msg | client CPU us/msg |\n"
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
   for (auto& o : outcomes) {
-    std::printf("| %s | %s | %.0f | %.2f | %.2f | %llu | %.1f |\n", o.load.c_str(),
-                o.system.c_str(), o.rate(), o.percentile_ms(0.50), o.percentile_ms(0.99),
-                static_cast<unsigned long long>(o.messages), o.cpu_us_per_message());
+    std::printf("| %s | %s | %.0f | %.0f | %.2f | %.2f | %llu | %.1f | %.1f |\n", o.load.c_str(),
+                o.system.c_str(), o.end_to_end_rate(), o.rate(), o.percentile_ms(0.50),
+                o.percentile_ms(0.99), static_cast<unsigned long long>(o.messages),
+                o.cpu_us_per_message(), o.client_cpu_us_per_message());
   }
   if (with_redis && seconds > 0) {
     std::printf(
-        "\n| load | relay / redis throughput | relay / redis server CPU per message |\n"
+        "\n| load | relay / redis throughput (end to end) | relay / redis server CPU per message "
+        "|\n"
         "|---|---:|---:|\n");
     for (std::size_t i = 0; i < loads.size(); ++i) {
       const Outcome& relay = outcomes[i];
       const Outcome& redis = outcomes[i + loads.size()];
-      std::printf("| %s | %.2f | %.2f |\n", loads[i].name.c_str(), relay.rate() / redis.rate(),
+      std::printf("| %s | %.2f | %.2f |\n", loads[i].name.c_str(),
+                  relay.end_to_end_rate() / redis.end_to_end_rate(),
                   relay.cpu_us_per_message() / redis.cpu_us_per_message());
     }
   }
