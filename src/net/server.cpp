@@ -110,10 +110,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void start() {
     asio::dispatch(ws_.get_executor(), [self = shared_from_this()] { self->on_start(); });
   }
+  // deliver hands a frame over from any thread. Frames wait in inbox_ for the strand: one post
+  // takes all that arrived before it runs (a group commit answers many requests at once).
   void deliver(Bytes frame) {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
-      self->enqueue(std::move(f));
-    });
+    bool first = false;
+    {
+      std::lock_guard lock(inbox_mu_);
+      first = inbox_.empty();
+      inbox_.push_back(std::move(frame));
+    }
+    if (first) asio::post(ws_.get_executor(), [self = shared_from_this()] { self->take_inbox(); });
   }
   void request_close(websocket::close_code code) {
     asio::post(ws_.get_executor(),
@@ -283,6 +289,15 @@ class Session : public std::enable_shared_from_this<Session> {
     do_read();
   }
 
+  void take_inbox() {
+    std::vector<Bytes> frames;
+    {
+      std::lock_guard lock(inbox_mu_);
+      frames.swap(inbox_);  // inbox_ is left without a buffer: an idle connection holds none
+    }
+    for (Bytes& frame : frames) enqueue(std::move(frame));
+  }
+
   void enqueue(Bytes frame) {
     if (finished_ || closing_ || !opened_) return;
     if (!queue_.push(std::move(frame))) {
@@ -293,8 +308,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!writing_) do_write();
   }
 
+  // do_write writes the queue's first frame. With more queued, the records are held and the
+  // last write of the run is followed by one flush: many frames, one send.
   void do_write() {
     writing_ = true;
+    if (queue_.size() > 1) ws_.next_layer().hold_writes(true);
     const Bytes& front = queue_.front();
     ws_.async_write(
         asio::buffer(front.data(), front.size()),
@@ -307,6 +325,17 @@ class Session : public std::enable_shared_from_this<Session> {
     counters().frames_out.fetch_add(1);
     queue_.pop();
     if (!queue_.empty()) return do_write();
+    ws_.next_layer().hold_writes(false);
+    if (ws_.next_layer().has_unsent()) {
+      writing_ = true;
+      ws_.next_layer().async_flush([self = shared_from_this()](beast::error_code e) {
+        self->writing_ = false;
+        if (e || self->finished_) return self->finish();
+        if (!self->queue_.empty()) return self->do_write();
+        if (self->close_pending_) self->start_close();
+      });
+      return;
+    }
     if (close_pending_) start_close();
   }
 
@@ -358,6 +387,8 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer rate_timer_;
   steady_clock::time_point last_activity_{};
   WriteQueue queue_;
+  std::mutex inbox_mu_;
+  std::vector<Bytes> inbox_;  // frames from deliver() not yet taken by the strand
   TokenBucket bucket_;
   relay::ConnectionId id_;
   websocket::close_code close_code_ = websocket::close_code::normal;

@@ -358,6 +358,8 @@ TlsSocket::Outcome TlsSocket::records_write(const void* data, std::size_t size) 
     // Records are appended after whatever is still being sent (a close_notify never precedes
     // data: after it nothing is written).
     records_->seal_data(ByteView(static_cast<const std::uint8_t*>(data), size), out_);
+    // Held: sent by the next flush, or by the write that takes the held bytes past kMaxHeld.
+    if (hold_ && out_.size() - out_sent_ <= kMaxHeld) return {Want::kNothing, {}, size};
     writing_ = true;
   }
   Outcome out = flush_out();
@@ -365,6 +367,14 @@ TlsSocket::Outcome TlsSocket::records_write(const void* data, std::size_t size) 
   writing_ = false;
   if (out.ec) return out;
   return {Want::kNothing, {}, size};
+}
+
+TlsSocket::Outcome TlsSocket::flush_step() {
+  if (failed_) return {Want::kNothing, failed_, 0};
+  // A write waiting for the socket shares out_: whichever runs first sends for both.
+  Outcome out = flush_out();
+  out.n = 0;
+  return out;
 }
 
 TlsSocket::Outcome TlsSocket::records_shutdown() {

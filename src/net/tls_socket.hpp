@@ -130,12 +130,30 @@ class TlsSocket {
         Op<WriteCall, true>{this, std::move(call)}, handler, socket_);
   }
 
+  // hold_writes(true) makes later writes on TlsRecords seal their records and keep them, completing
+  // without a system call, until kMaxHeld bytes are kept (a write past that sends everything as
+  // usual); async_flush then sends what is kept, so a burst of small writes leaves in one send.
+  // hold_writes(false) before async_flush. While OpenSSL still runs the connection, writes are
+  // never held.
+  void hold_writes(bool on) noexcept { hold_ = on; }
+  // has_unsent tells whether records wait to be sent (held, or a write that waits for the socket).
+  [[nodiscard]] bool has_unsent() const noexcept { return out_sent_ < out_.size(); }
+
+  // async_flush sends the records held by hold_writes. Handler: void(error_code).
+  template <class Handler>
+  auto async_flush(Handler&& handler) {
+    return boost::asio::async_compose<Handler, void(boost::beast::error_code)>(
+        Op<FlushCall, false>{this, {}}, handler, socket_);
+  }
+
   // shutdown_now sends close_notify if the socket can take it at once (for Beast's synchronous
   // teardown); never blocks.
   void shutdown_now(boost::beast::error_code& ec);
 
   // kMaxWrite bounds one write: one TLS record's worth of plaintext.
   static constexpr std::size_t kMaxWrite = TlsRecords::kMaxPlaintext;
+  // kMaxHeld bounds the records hold_writes keeps before they are sent anyway.
+  static constexpr std::size_t kMaxHeld = 64 * 1024;
 
  private:
   // What one SSL call came to: done (ec, n), or waiting for the socket to be readable/writable.
@@ -150,6 +168,7 @@ class TlsSocket {
   Outcome shutdown_step();
   Outcome read_step(void* data, std::size_t size);
   Outcome write_step(const void* data, std::size_t size);
+  Outcome flush_step();
   // outcome_of turns SSL_get_error for `ret` into an Outcome and clears the error queue.
   Outcome outcome_of(int ret, std::size_t n);
   // After the handshake, with TlsRecords.
@@ -167,6 +186,9 @@ class TlsSocket {
   };
   struct ShutdownCall {
     Outcome operator()(TlsSocket& s) const { return s.shutdown_step(); }
+  };
+  struct FlushCall {
+    Outcome operator()(TlsSocket& s) const { return s.flush_step(); }
   };
   struct ReadCall {
     boost::asio::mutable_buffer buffer;
@@ -260,6 +282,7 @@ class TlsSocket {
   Bytes out_;
   std::size_t out_sent_ = 0;
   bool writing_ = false;
+  bool hold_ = false;
   bool close_sent_ = false;
   bool peer_closed_ = false;
   boost::beast::error_code failed_;  // set once the connection is broken; every call returns it
