@@ -36,8 +36,12 @@ bool closed(const EscrowRecord& e, std::int64_t now_ms) {
 
 EscrowService::EscrowService(const EscrowLimits& limits,
                              const crypto::Ed25519PrivateKey& signing_key, RandomFill random,
-                             std::uint64_t held)
-    : limits_(limits), signing_key_(signing_key), random_(std::move(random)), held_(held) {}
+                             SignReceipt sign_receipt, std::uint64_t held)
+    : limits_(limits),
+      signing_key_(signing_key),
+      random_(std::move(random)),
+      sign_receipt_(std::move(sign_receipt)),
+      held_(held) {}
 
 void EscrowService::begin_batch() {
   batch_opened_ = 0;
@@ -123,21 +127,20 @@ Result<EscrowOutcome> EscrowService::deposit(store::RelayStoreTxn& txn,
 }
 
 // release puts each deposit into the other side's queue exactly as a deposit would be stored
-// (append_envelope: a message id, the relay's receive time, the queue's quota), stores the signed
-// certificate and drops the deposits, all in the caller's transaction. It checks both queues
-// before appending anything, so a refusal (a queue gone or full) leaves everything as it was and
-// the second deposit is simply not taken.
+// (append_envelope: a message id, the relay's receive time, the queue's quota, the signed
+// receipt), stores the signed certificate and drops the deposits, all in the caller's transaction.
+// It checks both queues before appending anything, so a refusal (a queue gone or full) leaves
+// everything as it was and the second deposit is simply not taken.
 Result<EscrowOutcome> EscrowService::release(store::RelayStoreTxn& txn, EscrowRecord record,
                                              std::int64_t now_ms,
                                              const wire::EscrowHash& depositor_hash) {
   struct Leg {
     const wire::QueueId* sender_id;
     const Bytes* body;
-    store::RelayQueueRecord queue;
   };
-  std::array<Leg, 2> legs = {Leg{&record.queue_b, &*record.deposit_a, {}},
-                             Leg{&record.queue_a, &*record.deposit_b, {}}};
-  for (Leg& leg : legs) {
+  const std::array<Leg, 2> legs = {Leg{&record.queue_b, &*record.deposit_a},
+                                   Leg{&record.queue_a, &*record.deposit_b}};
+  for (const Leg& leg : legs) {
     Result<store::RelayQueueRecord> q = txn.find_queue_by_sender(*leg.sender_id);
     if (!q) {
       if (doomed(q.error())) return fail(std::move(q).error());
@@ -147,7 +150,6 @@ Result<EscrowOutcome> EscrowService::release(store::RelayStoreTxn& txn, EscrowRe
     if (usage.envelopes + 1 > q->max_messages || usage.bytes + leg.body->size() > q->max_bytes) {
       return refuse(RelayErrorCode::kQueueFull);
     }
-    leg.queue = std::move(q).value();
   }
 
   protocol::ReleaseCertificate cert;
@@ -163,13 +165,19 @@ Result<EscrowOutcome> EscrowService::release(store::RelayStoreTxn& txn, EscrowRe
   for (const Leg& leg : legs) {
     // Both queues were checked above; a refusal now would leave one leg appended, so it dooms
     // the transaction instead (nothing of it is kept).
-    Result<wire::MessageId> id = txn.append_envelope(*leg.sender_id, *leg.body, now_ms);
-    if (!id) {
-      if (doomed(id.error())) return fail(std::move(id).error());
+    wire::Signature signature{};
+    Result<store::AppendedEnvelope> appended = txn.append_envelope(
+        *leg.sender_id, *leg.body, now_ms,
+        [&](store::RelayMessageId id) -> std::optional<store::ReceiptSignature> {
+          signature = sign_receipt_(*leg.sender_id, *leg.body, id, now_ms);
+          return signature;
+        });
+    if (!appended) {
+      if (doomed(appended.error())) return fail(std::move(appended).error());
       return fail(Errc::kInternal, "escrow release: a checked queue refused the envelope");
     }
     out.released.push_back(
-        EscrowRelease{leg.queue.recipient_id, *leg.sender_id, *id, now_ms, *leg.body, {}});
+        EscrowRelease{appended->recipient_id, appended->message_id, now_ms, *leg.body, signature});
   }
   out.reply = wire::EscrowDeposited{depositor_hash};
   record.phase = EscrowPhase::kReleased;

@@ -26,12 +26,10 @@ struct EscrowLimits {
   std::uint64_t max_escrows = 0;     // exchanges held at once, relay-wide
 };
 
-// EscrowRelease is one deposit the release appended to a queue as an ordinary envelope. The
-// relay then signs its receipt exactly as for a deposit (receipt_signature, filled in by the
-// relay service, which holds the receipt code).
+// EscrowRelease is one deposit the release appended to a queue as an ordinary envelope, stored
+// with its receipt signature exactly as a deposit is.
 struct EscrowRelease {
   wire::QueueId recipient_id{};
-  wire::QueueId sender_id{};
   wire::MessageId message_id = 0;
   std::int64_t received_ms = 0;
   Bytes body;
@@ -51,10 +49,15 @@ struct EscrowOutcome {
 class EscrowService {
  public:
   using RandomFill = std::function<void(std::span<std::uint8_t>)>;
+  // SignReceipt signs the relay's receipt of an envelope appended to the queue named by
+  // `sender_id` (the relay service holds the receipt code; docs/relay-protocol.md, "Receipts").
+  using SignReceipt =
+      std::function<wire::Signature(const wire::QueueId& sender_id, ByteView envelope,
+                                    wire::MessageId message_id, std::int64_t received_ms)>;
 
   // `signing_key` must outlive the service; `held` is the number of exchanges in the store.
   EscrowService(const EscrowLimits& limits, const crypto::Ed25519PrivateKey& signing_key,
-                RandomFill random, std::uint64_t held);
+                RandomFill random, SignReceipt sign_receipt, std::uint64_t held);
 
   // begin_batch forgets the counts of a batch that did not commit; commit_batch applies them.
   void begin_batch();
@@ -104,6 +107,7 @@ class EscrowService {
   EscrowLimits limits_;
   const crypto::Ed25519PrivateKey& signing_key_;
   RandomFill random_;
+  SignReceipt sign_receipt_;
   // Read by the metrics from other threads.
   std::atomic<std::uint64_t> held_{0};
   std::atomic<std::uint64_t> released_total_{0};

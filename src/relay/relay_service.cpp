@@ -11,9 +11,11 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -33,6 +35,9 @@ using store::RelayStoreTxn;
 using store::RelayUsage;
 using wire::QueueId;
 using wire::RelayErrorCode;
+
+// A receipt's signature goes to the store as it is (RelayStoreTxn::append_envelope).
+static_assert(std::is_same_v<wire::Signature, store::ReceiptSignature>);
 
 // Histogram is a Prometheus histogram with fixed upper bounds.
 class Histogram {
@@ -165,6 +170,10 @@ class RelayServiceImpl final : public RelayCore {
             [this](std::span<std::uint8_t> out) {
               std::lock_guard rng_lock(rng_mu_);
               rng_.fill(out);
+            },
+            [this](const QueueId& sender_id, ByteView envelope, wire::MessageId message_id,
+                   std::int64_t received_ms) {
+              return make_receipt(sender_id, envelope, message_id, received_ms).signature;
             },
             stats.escrows),
         fsync_seconds_({0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0}),
@@ -479,30 +488,26 @@ class RelayServiceImpl final : public RelayCore {
               out.reply = wire::Ok{};
               out.effect = SubscribedEffect{m.recipient_id};
             } else if constexpr (std::is_same_v<T, wire::Deposit>) {
-              Result<store::RelayQueueRecord> q = txn.find_queue_by_sender(m.sender_id);
-              if (!q) {
-                if (doomed(q.error())) return fail(std::move(q).error());
-                out.reply = error_reply(RelayErrorCode::kNotFound);
-                out.effect = DepositedEffect{{}, 0, 0, nullptr, {}};
-                return ok();
-              }
-              Result<wire::MessageId> id = txn.append_envelope(m.sender_id, m.envelope, now);
-              if (!id) {
-                if (doomed(id.error())) return fail(std::move(id).error());
-                out.reply = error_reply(id.error().code == Errc::kLimitExceeded
+              // The receipt is signed for the message id the store assigns and stored with the
+              // envelope: CPU work inside the batch's transaction, no extra statement or fsync.
+              wire::DepositReceipt receipt;
+              Result<store::AppendedEnvelope> appended = txn.append_envelope(
+                  m.sender_id, m.envelope, now,
+                  [&](store::RelayMessageId id) -> std::optional<store::ReceiptSignature> {
+                    receipt = make_receipt(m.sender_id, m.envelope, id, now);
+                    return receipt.signature;
+                  });
+              if (!appended) {
+                if (doomed(appended.error())) return fail(std::move(appended).error());
+                out.reply = error_reply(appended.error().code == Errc::kLimitExceeded
                                             ? RelayErrorCode::kQueueFull
                                             : RelayErrorCode::kNotFound);
                 out.effect = DepositedEffect{{}, 0, 0, nullptr, {}};
                 return ok();
               }
-              // Signing is CPU work inside the batch's transaction; it adds no commit or fsync.
-              wire::DepositReceipt receipt = make_receipt(m.sender_id, m.envelope, *id, now);
-              Result<void> kept =
-                  txn.set_receipt_signature(q->recipient_id, *id, receipt.signature);
-              if (!kept) return kept;  // the envelope was just stored: only a store failure
               out.reply = receipt;
-              out.effect =
-                  DepositedEffect{q->recipient_id, *id, now, &m.envelope, receipt.signature};
+              out.effect = DepositedEffect{appended->recipient_id, appended->message_id, now,
+                                           &m.envelope, receipt.signature};
             } else if constexpr (std::is_same_v<T, wire::Ack>) {
               if (!subscribed_here(op.connection, m.recipient_id, pending_subs)) {
                 out.reply = error_reply(RelayErrorCode::kNotSubscribed);
@@ -579,13 +584,6 @@ class RelayServiceImpl final : public RelayCore {
                                  std::is_same_v<T, wire::EscrowStatus>) {
               BC_ASSIGN_OR_RETURN(EscrowOutcome e, escrow_.handle(txn, m, now));
               out.reply = std::move(e.reply);
-              // A released envelope gets its receipt exactly as a deposit does.
-              for (EscrowRelease& r : e.released) {
-                r.receipt_signature =
-                    make_receipt(r.sender_id, r.body, r.message_id, r.received_ms).signature;
-                BC_TRY(
-                    txn.set_receipt_signature(r.recipient_id, r.message_id, r.receipt_signature));
-              }
               if (!e.released.empty()) out.effect = EscrowReleasedEffect{std::move(e.released)};
             } else {
               // Hello is answered on the transport thread; replies never reach here.

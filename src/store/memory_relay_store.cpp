@@ -61,18 +61,23 @@ class MemoryTxn final : public RelayStoreTxn {
     return usage;
   }
 
-  Result<RelayMessageId> append_envelope(const RelayQueueId& sender_id, ByteView body,
-                                         std::int64_t received_ms) override {
+  Result<AppendedEnvelope> append_envelope(const RelayQueueId& sender_id, ByteView body,
+                                           std::int64_t received_ms,
+                                           const ReceiptSigner& sign) override {
     BC_ASSIGN_OR_RETURN(MemoryQueue * q, by_sender(sender_id));
     if (q->usage.envelopes + 1 > q->record.max_messages ||
         q->usage.bytes + body.size() > q->record.max_bytes) {
       return fail(Errc::kLimitExceeded, "queue full");
     }
     const RelayMessageId id = q->next_message_id++;
-    q->envelopes.emplace(id, StoredEnvelope{id, received_ms, to_bytes(body), {}});
+    StoredEnvelope envelope{id, received_ms, to_bytes(body), {}};
+    if (std::optional<ReceiptSignature> signature = sign(id)) {
+      envelope.receipt_signature = to_bytes(*signature);
+    }
+    q->envelopes.emplace(id, std::move(envelope));
     q->usage.envelopes += 1;
     q->usage.bytes += body.size();
-    return id;
+    return AppendedEnvelope{id, q->record.recipient_id};
   }
 
   Result<std::vector<StoredEnvelope>> list_envelopes(const RelayQueueId& recipient_id,
@@ -86,15 +91,6 @@ class MemoryTxn final : public RelayStoreTxn {
       if (it->second.received_ms >= min_received_ms) out.push_back(it->second);
     }
     return out;
-  }
-
-  Result<void> set_receipt_signature(const RelayQueueId& recipient_id, RelayMessageId message_id,
-                                     ByteView signature) override {
-    BC_ASSIGN_OR_RETURN(MemoryQueue * q, by_recipient(recipient_id));
-    auto it = q->envelopes.find(message_id);
-    if (it == q->envelopes.end()) return fail(Errc::kNotFound, "no such message");
-    it->second.receipt_signature = to_bytes(signature);
-    return ok();
   }
 
   Result<std::uint64_t> delete_envelope(const RelayQueueId& recipient_id,

@@ -95,16 +95,16 @@ inline constexpr std::string_view kDeleteQueueBundle = "DELETE FROM bundles WHER
 inline constexpr std::string_view kDeleteQueuePrekeys =
     "DELETE FROM one_time_prekeys WHERE queue = ?1";
 
+// ?5 is the relay's receipt signature, NULL when the envelope is stored without one.
 inline constexpr std::string_view kInsertEnvelope =
-    "INSERT INTO envelopes (queue, message_id, received_ms, body) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO envelopes (queue, message_id, received_ms, body, receipt_signature) VALUES (?1, "
+    "?2, ?3, ?4, ?5)";
 inline constexpr std::string_view kQueueAfterAppend =
     "UPDATE queues SET next_message_id = next_message_id + 1, stored_count = stored_count + 1, "
     "stored_bytes = stored_bytes + ?2 WHERE id = ?1";
 inline constexpr std::string_view kListEnvelopes =
     "SELECT message_id, received_ms, body, receipt_signature FROM envelopes WHERE queue = ?1 AND "
     "message_id > ?2 AND received_ms >= ?3 ORDER BY message_id LIMIT ?4";
-inline constexpr std::string_view kSetReceiptSignature =
-    "UPDATE envelopes SET receipt_signature = ?3 WHERE queue = ?1 AND message_id = ?2";
 inline constexpr std::string_view kEnvelopeSize =
     "SELECT length(body) FROM envelopes WHERE queue = ?1 AND message_id = ?2";
 inline constexpr std::string_view kDeleteEnvelope =

@@ -57,6 +57,22 @@ struct StoredEnvelope {
   friend bool operator==(const StoredEnvelope&, const StoredEnvelope&) = default;
 };
 
+// ReceiptSignature is the relay's Ed25519 signature of an envelope's receipt
+// (docs/relay-protocol.md, "Receipts").
+inline constexpr std::size_t kReceiptSignatureSize = 64;
+using ReceiptSignature = std::array<std::uint8_t, kReceiptSignatureSize>;
+// ReceiptSigner signs the receipt of the envelope being appended under `message_id`, or returns
+// std::nullopt to store it without a signature (it is then signed when delivered).
+using ReceiptSigner = std::function<std::optional<ReceiptSignature>(RelayMessageId message_id)>;
+
+// AppendedEnvelope is what append_envelope assigned: the envelope's message id, and the recipient
+// id of the queue it went to.
+struct AppendedEnvelope {
+  RelayMessageId message_id = 0;
+  RelayQueueId recipient_id{};
+  friend bool operator==(const AppendedEnvelope&, const AppendedEnvelope&) = default;
+};
+
 // StoredBundle is a prekey bundle as published (opaque bytes).
 struct StoredBundle {
   Bytes identity_key;
@@ -128,17 +144,15 @@ class RelayStoreTxn {
   // kNotFound if absent.
   [[nodiscard]] virtual Result<RelayUsage> delete_queue(const RelayQueueId& recipient_id) = 0;
 
-  // append_envelope stores `body` at the end of the queue named by its sender id and returns its
-  // new message id. kNotFound for an unknown queue; kLimitExceeded when the queue's message or
-  // byte quota would be exceeded (nothing stored).
-  [[nodiscard]] virtual Result<RelayMessageId> append_envelope(const RelayQueueId& sender_id,
-                                                               ByteView body,
-                                                               std::int64_t received_ms) = 0;
-  // set_receipt_signature stores the relay's receipt signature of one envelope (replacing any);
-  // kNotFound if the queue or the envelope is absent.
-  [[nodiscard]] virtual Result<void> set_receipt_signature(const RelayQueueId& recipient_id,
-                                                           RelayMessageId message_id,
-                                                           ByteView signature) = 0;
+  // append_envelope stores `body` at the end of the queue named by its sender id, with the receipt
+  // signature `sign` returns for the new message id (std::nullopt: stored without one), and
+  // returns that id and the queue's recipient id. `sign` runs once, after the queue was found and
+  // its quota checked, before anything is written. kNotFound for an unknown queue; kLimitExceeded
+  // when the queue's message or byte quota would be exceeded (nothing stored, `sign` not called).
+  [[nodiscard]] virtual Result<AppendedEnvelope> append_envelope(const RelayQueueId& sender_id,
+                                                                 ByteView body,
+                                                                 std::int64_t received_ms,
+                                                                 const ReceiptSigner& sign) = 0;
   // list_envelopes returns up to `limit` envelopes with message id > `after` and
   // received_ms >= `min_received_ms`, in message-id order. kNotFound for an unknown queue.
   [[nodiscard]] virtual Result<std::vector<StoredEnvelope>> list_envelopes(

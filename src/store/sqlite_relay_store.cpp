@@ -15,6 +15,7 @@
 #include "store/coalescing_vfs.hpp"
 #include "store/relay_sql.hpp"
 #include "store/relay_store.hpp"
+#include "store/sqlite_relay_store.hpp"
 
 namespace bc::store {
 namespace {
@@ -144,14 +145,13 @@ class SqliteTxn final : public RelayStoreTxn {
     return row.usage;
   }
   Result<RelayUsage> delete_queue(const RelayQueueId& recipient_id) override;
-  Result<RelayMessageId> append_envelope(const RelayQueueId& sender_id, ByteView body,
-                                         std::int64_t received_ms) override;
+  Result<AppendedEnvelope> append_envelope(const RelayQueueId& sender_id, ByteView body,
+                                           std::int64_t received_ms,
+                                           const ReceiptSigner& sign) override;
   Result<std::vector<StoredEnvelope>> list_envelopes(const RelayQueueId& recipient_id,
                                                      RelayMessageId after,
                                                      std::int64_t min_received_ms,
                                                      std::size_t limit) override;
-  Result<void> set_receipt_signature(const RelayQueueId& recipient_id, RelayMessageId message_id,
-                                     ByteView signature) override;
   Result<std::uint64_t> delete_envelope(const RelayQueueId& recipient_id,
                                         RelayMessageId message_id) override;
   Result<RelayUsage> purge_expired(std::int64_t before_ms) override;
@@ -422,26 +422,31 @@ Result<RelayUsage> SqliteTxn::delete_queue(const RelayQueueId& recipient_id) {
   return row.usage;
 }
 
-Result<RelayMessageId> SqliteTxn::append_envelope(const RelayQueueId& sender_id, ByteView body,
-                                                  std::int64_t received_ms) {
+// append_envelope runs three statements: the queue's row (id, quota, usage, next message id), the
+// envelope's INSERT with its receipt signature, the queue's counters.
+Result<AppendedEnvelope> SqliteTxn::append_envelope(const RelayQueueId& sender_id, ByteView body,
+                                                    std::int64_t received_ms,
+                                                    const ReceiptSigner& sign) {
   BC_ASSIGN_OR_RETURN(QueueRow row, load(relay_sql::kSelectQueueBySender, sender_id));
   if (row.usage.envelopes + 1 > row.record.max_messages ||
       row.usage.bytes + body.size() > row.record.max_bytes) {
     return fail(Errc::kLimitExceeded, "queue full");
   }
+  const std::optional<ReceiptSignature> signature = sign(row.next_message_id);
   {
     BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kInsertEnvelope));
     s.bind(1, row.rowid);
     s.bind_u64(2, row.next_message_id);
     s.bind(3, received_ms);
     s.bind(4, body);
+    if (signature) s.bind(5, ByteView(*signature));  // unbound: NULL, signed when delivered
     BC_TRY(s.run());
   }
   BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kQueueAfterAppend));
   s.bind(1, row.rowid);
   s.bind_u64(2, body.size());
   BC_TRY(s.run());
-  return row.next_message_id;
+  return AppendedEnvelope{row.next_message_id, row.record.recipient_id};
 }
 
 Result<std::vector<StoredEnvelope>> SqliteTxn::list_envelopes(const RelayQueueId& recipient_id,
@@ -461,18 +466,6 @@ Result<std::vector<StoredEnvelope>> SqliteTxn::list_envelopes(const RelayQueueId
     out.push_back(StoredEnvelope{s.u64(0), s.i64(1), s.blob(2), s.blob(3)});
   }
   return out;
-}
-
-Result<void> SqliteTxn::set_receipt_signature(const RelayQueueId& recipient_id,
-                                              RelayMessageId message_id, ByteView signature) {
-  BC_ASSIGN_OR_RETURN(QueueRow row, load(relay_sql::kSelectQueueByRecipient, recipient_id));
-  BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kSetReceiptSignature));
-  s.bind(1, row.rowid);
-  s.bind_u64(2, message_id);
-  s.bind(3, signature);
-  BC_TRY(s.run());
-  if (changes() == 0) return fail(Errc::kNotFound, "no such message");
-  return ok();
 }
 
 Result<std::uint64_t> SqliteTxn::delete_envelope(const RelayQueueId& recipient_id,
@@ -644,6 +637,11 @@ Result<std::uint64_t> SqliteTxn::forget_escrows(std::int64_t before_ms) {
 }
 
 }  // namespace
+
+sqlite3* sqlite_connection(RelayStore& store) noexcept {
+  auto* sqlite = dynamic_cast<SqliteRelayStore*>(&store);
+  return sqlite != nullptr ? sqlite->db() : nullptr;
+}
 
 Result<std::unique_ptr<RelayStore>> open_sqlite_store(const std::filesystem::path& path) {
   BC_ASSIGN_OR_RETURN(std::unique_ptr<SqliteRelayStore> store, SqliteRelayStore::open(path));

@@ -116,6 +116,22 @@ class GatedStore final : public store::RelayStore {
 
 Bytes envelope(std::uint8_t fill, std::size_t size = 256) { return Bytes(size, fill); }
 
+// stored_receipt reads the receipt signature the store holds with one envelope (empty when it
+// holds none, or not that envelope).
+Bytes stored_receipt(store::RelayStore& s, const wire::QueueId& recipient_id,
+                     wire::MessageId message_id) {
+  Bytes out;
+  Result<void> r = s.read([&](store::RelayStoreTxn& t) -> Result<void> {
+    BC_ASSIGN_OR_RETURN(auto envelopes, t.list_envelopes(recipient_id, message_id - 1, 0, 1));
+    if (!envelopes.empty() && envelopes[0].message_id == message_id) {
+      out = std::move(envelopes[0].receipt_signature);
+    }
+    return ok();
+  });
+  EXPECT_TRUE(r.has_value()) << r.error().message();
+  return out;
+}
+
 // std::uint64_t metric reads one un-labelled sample from the metrics text.
 std::uint64_t metric(const std::string& text, const std::string& name) {
   const std::string key = "\n" + name + " ";
@@ -307,6 +323,24 @@ TEST_F(RelayServiceTest, DepositIsAnsweredWithASignedReceiptThatTheDeliveryRepea
   EXPECT_EQ(got[0].signature, receipt->signature);
 }
 
+TEST_F(RelayServiceTest, TheReceiptIsStoredWithTheEnvelopeItsDepositWrote) {
+  auto owned = store::make_memory_relay_store();
+  store::RelayStore& stored = *owned;  // owned by the relay from here on
+  start(RelayConfig{}, std::move(owned));
+  Client c = connect();
+  Owner q = create_queue(c);
+  for (std::uint8_t i = 1; i <= 2; ++i) {
+    RelayFrame r = deposit(c, q.sender_id, envelope(i));
+    const auto* receipt = std::get_if<wire::DepositReceipt>(&r.message);
+    ASSERT_NE(receipt, nullptr);
+    EXPECT_EQ(stored_receipt(stored, q.recipient_id, i),
+              Bytes(receipt->signature.begin(), receipt->signature.end()));
+  }
+  // A refused deposit stores nothing.
+  EXPECT_EQ(error_of(deposit(c, q.recipient_id, envelope(3))), RelayErrorCode::kNotFound);
+  EXPECT_TRUE(stored_receipt(stored, q.recipient_id, 3).empty());
+}
+
 TEST_F(RelayServiceTest, SequenceNumbersContinueAfterAcksAndNeverRepeat) {
   start();
   Client c = connect();
@@ -337,9 +371,10 @@ TEST_F(RelayServiceTest, AnEnvelopeStoredWithoutAReceiptIsSignedWhenDelivered) {
         rec.max_bytes = 100'000;
         rec.created_ms = clock_.now_ms();
         BC_TRY(t.create_queue(rec));
-        BC_ASSIGN_OR_RETURN(store::RelayMessageId id,
-                            t.append_envelope(q.sender_id, envelope(7), clock_.now_ms()));
-        EXPECT_EQ(id, 1u);
+        BC_ASSIGN_OR_RETURN(store::AppendedEnvelope a,
+                            t.append_envelope(q.sender_id, envelope(7), clock_.now_ms(),
+                                              [](store::RelayMessageId) { return std::nullopt; }));
+        EXPECT_EQ(a.message_id, 1u);
         return ok();
       }));
   start(RelayConfig{}, std::move(store));
@@ -1006,6 +1041,9 @@ TEST_F(EscrowTest, BothDepositsReleaseOnceIntoTheOtherQueueWithAVerifiableCertif
     const protocol::Receipt receipt{q->sender_id, crypto::sha256(d->envelope), d->message_id,
                                     d->relay_time_ms, d->signature};
     EXPECT_TRUE(protocol::verify_receipt(signing_key_.public_key, receipt).has_value());
+    // Stored with the envelope when the release appended it.
+    EXPECT_EQ(stored_receipt(*store_, q->recipient_id, d->message_id),
+              Bytes(d->signature.begin(), d->signature.end()));
   }
   EXPECT_TRUE(is_ok(ack(a.c, a.q, to_a[0].message_id)));
 

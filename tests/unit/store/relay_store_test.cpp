@@ -7,8 +7,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
+#include "store/relay_sql.hpp"
 #include "store/relay_store.hpp"
+#include "store/sqlite_relay_store.hpp"
 
 namespace bc::store {
 namespace {
@@ -39,6 +43,17 @@ class TempDir {
  private:
   fs::path path_;
 };
+
+// no_receipt stores an envelope without a receipt signature (as the relay stored them before
+// receipts existed).
+std::optional<ReceiptSignature> no_receipt(RelayMessageId /*message_id*/) { return std::nullopt; }
+
+// signature_for is a stand-in signature that names the message id it was made for.
+ReceiptSignature signature_for(RelayMessageId message_id) {
+  ReceiptSignature out{};
+  out.fill(static_cast<std::uint8_t>(0x50 + message_id));
+  return out;
+}
 
 RelayQueueId qid(std::uint8_t tag) {
   RelayQueueId id;
@@ -104,9 +119,9 @@ class RelayStoreConformance : public ::testing::Test {
                         std::uint8_t fill = 1) {
     RelayMessageId id = 0;
     w([&](RelayStoreTxn& t) {
-      Result<RelayMessageId> r = t.append_envelope(sender, Bytes(size, fill), t_ms);
+      Result<AppendedEnvelope> r = t.append_envelope(sender, Bytes(size, fill), t_ms, no_receipt);
       ASSERT_TRUE(r.has_value()) << r.error().message();
-      id = *r;
+      id = r->message_id;
     });
     return id;
   }
@@ -212,32 +227,97 @@ TYPED_TEST(RelayStoreConformance, SequenceNumbersAreConsecutiveAndNeverReusedAft
   EXPECT_EQ(this->append(q.sender_id, 256, 13), 4u);
 }
 
-TYPED_TEST(RelayStoreConformance, ReceiptSignaturesAreKeptWithTheirEnvelope) {
+TYPED_TEST(RelayStoreConformance, AppendStoresTheSignatureItsSignerMadeForTheNewId) {
+  const RelayQueueRecord q = make_queue(1);
+  const RelayQueueRecord other = make_queue(2);
+  this->create(q);
+  this->create(other);
+  std::vector<RelayMessageId> asked;
+  auto sign = [&](RelayMessageId id) -> std::optional<ReceiptSignature> {
+    asked.push_back(id);
+    return signature_for(id);
+  };
+  std::vector<AppendedEnvelope> appended;
+  this->w([&](RelayStoreTxn& t) {
+    for (std::uint8_t fill = 1; fill <= 2; ++fill) {
+      Result<AppendedEnvelope> r = t.append_envelope(q.sender_id, Bytes(256, fill), 10, sign);
+      ASSERT_TRUE(r.has_value()) << r.error().message();
+      appended.push_back(*r);
+    }
+    Result<AppendedEnvelope> r = t.append_envelope(other.sender_id, Bytes(256, 3), 11, sign);
+    ASSERT_TRUE(r.has_value()) << r.error().message();
+    appended.push_back(*r);
+  });
+  EXPECT_EQ(appended, (std::vector<AppendedEnvelope>{
+                          {1, q.recipient_id}, {2, q.recipient_id}, {1, other.recipient_id}}));
+  EXPECT_EQ(asked, (std::vector<RelayMessageId>{1, 2, 1}));  // once each, with the id it got
+  const Bytes sig1 = to_bytes(signature_for(1));
+  const Bytes sig2 = to_bytes(signature_for(2));
+  EXPECT_EQ(
+      this->list(q.recipient_id),
+      (std::vector<StoredEnvelope>{{1, 10, Bytes(256, 1), sig1}, {2, 10, Bytes(256, 2), sig2}}));
+  EXPECT_EQ(this->list(other.recipient_id),
+            (std::vector<StoredEnvelope>{{1, 11, Bytes(256, 3), sig1}}));
+  // A signer that returns nothing stores the envelope without a signature (signed on delivery).
+  EXPECT_EQ(this->append(q.sender_id, 256, 12, 4), 3u);
+  std::vector<StoredEnvelope> all = this->list(q.recipient_id);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_TRUE(all[2].receipt_signature.empty());
+  EXPECT_EQ(all[1].receipt_signature, sig2);
+}
+
+TYPED_TEST(RelayStoreConformance, ARefusedAppendStoresNothingAndSignsNothing) {
+  const RelayQueueRecord by_count = make_queue(1, 1, 1'000'000);
+  const RelayQueueRecord by_bytes = make_queue(2, 100, 512);
+  this->create(by_count);
+  this->create(by_bytes);
+  EXPECT_EQ(this->append(by_count.sender_id, 256, 1), 1u);
+  EXPECT_EQ(this->append(by_bytes.sender_id, 256, 1), 1u);
+  int signed_count = 0;
+  auto sign = [&](RelayMessageId id) -> std::optional<ReceiptSignature> {
+    ++signed_count;
+    return signature_for(id);
+  };
+  this->w([&](RelayStoreTxn& t) {
+    EXPECT_EQ(err(t.append_envelope(by_count.sender_id, Bytes(256, 0), 2, sign)),
+              Errc::kLimitExceeded);
+    EXPECT_EQ(err(t.append_envelope(by_bytes.sender_id, Bytes(512, 0), 2, sign)),
+              Errc::kLimitExceeded);
+    EXPECT_EQ(err(t.append_envelope(qid(99), Bytes(256, 0), 2, sign)), Errc::kNotFound);
+    EXPECT_EQ(err(t.append_envelope(by_count.recipient_id, Bytes(256, 0), 2, sign)),
+              Errc::kNotFound);  // only the sender id names a queue to deposit into
+  });
+  EXPECT_EQ(signed_count, 0);
+  EXPECT_EQ(this->stats(), (RelayStoreStats{2, RelayUsage{2, 512}}));
+  EXPECT_EQ(this->list(by_count.recipient_id).size(), 1u);
+  // The refusals took no message id: the next envelope that fits gets the next one.
+  this->w([&](RelayStoreTxn& t) {
+    Result<AppendedEnvelope> r = t.append_envelope(by_bytes.sender_id, Bytes(256, 2), 3, sign);
+    ASSERT_TRUE(r.has_value()) << r.error().message();
+    EXPECT_EQ(*r, (AppendedEnvelope{2, by_bytes.recipient_id}));
+  });
+  EXPECT_EQ(signed_count, 1);
+  EXPECT_EQ(this->list(by_bytes.recipient_id).at(1).receipt_signature, to_bytes(signature_for(2)));
+}
+
+TYPED_TEST(RelayStoreConformance, AFailedTransactionKeepsNoSignedEnvelope) {
   const RelayQueueRecord q = make_queue(1);
   this->create(q);
-  EXPECT_EQ(this->append(q.sender_id, 256, 10, 1), 1u);
-  EXPECT_EQ(this->append(q.sender_id, 256, 11, 2), 2u);
-  this->w([&](RelayStoreTxn& t) {
-    EXPECT_TRUE(t.set_receipt_signature(q.recipient_id, 2, Bytes(64, 0x5E)).has_value());
-    EXPECT_EQ(err(t.set_receipt_signature(q.recipient_id, 3, Bytes(64, 1))), Errc::kNotFound);
-    EXPECT_EQ(err(t.set_receipt_signature(qid(99), 1, Bytes(64, 1))), Errc::kNotFound);
-  });
-  std::vector<StoredEnvelope> all = this->list(q.recipient_id);
-  ASSERT_EQ(all.size(), 2u);
-  EXPECT_TRUE(all[0].receipt_signature.empty());  // none stored: the relay signs on delivery
-  EXPECT_EQ(all[1], (StoredEnvelope{2, 11, Bytes(256, 2), Bytes(64, 0x5E)}));
-  // A failed transaction keeps no signature.
   Result<void> failed = this->store_->write(Durability::kDurable, [&](RelayStoreTxn& t) {
-    BC_TRY(t.set_receipt_signature(q.recipient_id, 1, Bytes(64, 0x11)));
+    BC_ASSIGN_OR_RETURN(AppendedEnvelope a,
+                        t.append_envelope(q.sender_id, Bytes(256, 1), 1, signature_for));
+    EXPECT_EQ(a.message_id, 1u);
     return fail(Errc::kUnavailable, "disk full");
   });
-  EXPECT_FALSE(failed.has_value());
-  EXPECT_TRUE(this->list(q.recipient_id)[0].receipt_signature.empty());
+  EXPECT_EQ(err(failed), Errc::kUnavailable);
+  EXPECT_TRUE(this->list(q.recipient_id).empty());
+  EXPECT_EQ(this->append(q.sender_id, 256, 2), 1u);
+  EXPECT_TRUE(this->list(q.recipient_id).at(0).receipt_signature.empty());
 }
 
 TYPED_TEST(RelayStoreConformance, AppendToUnknownQueueIsNotFound) {
   this->w([&](RelayStoreTxn& t) {
-    EXPECT_EQ(err(t.append_envelope(qid(99), Bytes(256, 0), 1)), Errc::kNotFound);
+    EXPECT_EQ(err(t.append_envelope(qid(99), Bytes(256, 0), 1, no_receipt)), Errc::kNotFound);
     EXPECT_EQ(err(t.list_envelopes(qid(99), 0, 0, 10)), Errc::kNotFound);
   });
 }
@@ -252,8 +332,10 @@ TYPED_TEST(RelayStoreConformance, QuotaOnCountAndBytes) {
   this->append(by_bytes.sender_id, 1024, 1);
   this->append(by_bytes.sender_id, 256, 1);
   this->w([&](RelayStoreTxn& t) {
-    EXPECT_EQ(err(t.append_envelope(by_count.sender_id, Bytes(256, 0), 1)), Errc::kLimitExceeded);
-    EXPECT_EQ(err(t.append_envelope(by_bytes.sender_id, Bytes(256, 0), 1)), Errc::kLimitExceeded);
+    EXPECT_EQ(err(t.append_envelope(by_count.sender_id, Bytes(256, 0), 1, no_receipt)),
+              Errc::kLimitExceeded);
+    EXPECT_EQ(err(t.append_envelope(by_bytes.sender_id, Bytes(256, 0), 1, no_receipt)),
+              Errc::kLimitExceeded);
   });
   EXPECT_EQ(this->list(by_count.recipient_id).size(), 2u);
   // Acknowledging frees the quota, and ids are not reused.
@@ -361,7 +443,7 @@ TYPED_TEST(RelayStoreConformance, FailedTransactionChangesNothing) {
   this->create(q);
   this->append(q.sender_id, 256, 1);
   Result<void> r = this->store_->write(Durability::kDurable, [&](RelayStoreTxn& t) -> Result<void> {
-    EXPECT_TRUE(t.append_envelope(q.sender_id, Bytes(256, 9), 2).has_value());
+    EXPECT_TRUE(t.append_envelope(q.sender_id, Bytes(256, 9), 2, no_receipt).has_value());
     EXPECT_TRUE(t.delete_envelope(q.recipient_id, 1).has_value());
     EXPECT_TRUE(t.create_queue(make_queue(5)).has_value());
     EXPECT_TRUE(t.put_bundle(q.recipient_id, StoredBundle{Bytes{1}, Bytes{2}, {}}));
@@ -494,8 +576,8 @@ TYPED_TEST(RelayStoreConformance, FailedEscrowTransactionChangesNothing) {
   this->w([&](RelayStoreTxn& t) { ASSERT_TRUE(t.create_escrow(e).has_value()); });
   // A release: both envelopes appended, the record updated, then the transaction fails.
   Result<void> r = this->store_->write(Durability::kDurable, [&](RelayStoreTxn& t) -> Result<void> {
-    EXPECT_TRUE(t.append_envelope(qb.sender_id, Bytes(256, 0xA), 5).has_value());
-    EXPECT_TRUE(t.append_envelope(qa.sender_id, Bytes(256, 0xB), 5).has_value());
+    EXPECT_TRUE(t.append_envelope(qb.sender_id, Bytes(256, 0xA), 5, signature_for).has_value());
+    EXPECT_TRUE(t.append_envelope(qa.sender_id, Bytes(256, 0xB), 5, signature_for).has_value());
     EscrowRecord released = e;
     released.phase = EscrowPhase::kReleased;
     released.deposit_a.reset();
@@ -524,9 +606,10 @@ TEST(SqliteRelayStore, EverythingCommittedSurvivesARestart) {
     ASSERT_TRUE((*store)->write(Durability::kDurable, [&](RelayStoreTxn& t) -> Result<void> {
       BC_TRY(t.create_queue(q));
       for (int i = 0; i < 5; ++i) {
-        BC_ASSIGN_OR_RETURN(RelayMessageId id,
-                            t.append_envelope(q.sender_id, Bytes(256, std::uint8_t(i)), 10 + i));
-        (void)id;
+        BC_ASSIGN_OR_RETURN(
+            AppendedEnvelope a,
+            t.append_envelope(q.sender_id, Bytes(256, std::uint8_t(i)), 10 + i, signature_for));
+        (void)a;
       }
       BC_TRY(t.put_bundle(q.recipient_id, StoredBundle{Bytes{1}, Bytes{2}, {Bytes{3}, Bytes{4}}}));
       return ok();
@@ -551,12 +634,64 @@ TEST(SqliteRelayStore, EverythingCommittedSurvivesARestart) {
     for (const auto& e : envs) ids.push_back(e.message_id);
     EXPECT_EQ(ids, (std::vector<RelayMessageId>{1, 3, 4, 5}));
     EXPECT_EQ(envs[2].body, Bytes(256, 3));
+    EXPECT_EQ(envs[2].receipt_signature, to_bytes(signature_for(4)));
     BC_ASSIGN_OR_RETURN(TakenBundle b, t.take_bundle(q.sender_id));
     EXPECT_EQ(b.one_time_prekey, Bytes{4});
-    BC_ASSIGN_OR_RETURN(RelayMessageId next, t.append_envelope(q.sender_id, Bytes(256, 0), 99));
-    EXPECT_EQ(next, 6u);
+    BC_ASSIGN_OR_RETURN(AppendedEnvelope next,
+                        t.append_envelope(q.sender_id, Bytes(256, 0), 99, no_receipt));
+    EXPECT_EQ(next.message_id, 6u);
     return ok();
   }));
+}
+
+// record_statement is a SQLITE_TRACE_STMT callback: it notes the SQL text of each statement run.
+int record_statement(unsigned /*type*/, void* context, void* /*statement*/, void* sql) {
+  static_cast<std::vector<std::string>*>(context)->emplace_back(static_cast<const char*>(sql));
+  return 0;
+}
+
+TEST(SqliteRelayStore, AnAppendRunsOneSelectOneInsertAndOneUpdate) {
+  TempDir dir;
+  auto store = open_sqlite_store(dir.path() / kRelayDbFileName);
+  ASSERT_TRUE(store.has_value()) << store.error().message();
+  sqlite3* db = sqlite_connection(**store);
+  ASSERT_NE(db, nullptr);
+  const RelayQueueRecord q = make_queue(1, 1, 1'000'000);
+  ASSERT_TRUE(
+      (*store)->write(Durability::kDurable, [&](RelayStoreTxn& t) { return t.create_queue(q); }));
+  // traced runs `fn` inside a write and returns the statements SQLite ran for it (BEGIN and
+  // COMMIT are outside).
+  auto traced = [&](const std::function<void(RelayStoreTxn&)>& fn) {
+    std::vector<std::string> statements;
+    EXPECT_TRUE((*store)->write(Durability::kDurable, [&](RelayStoreTxn& t) -> Result<void> {
+      EXPECT_EQ(sqlite3_trace_v2(db, SQLITE_TRACE_STMT, record_statement, &statements), SQLITE_OK);
+      fn(t);
+      EXPECT_EQ(sqlite3_trace_v2(db, 0, nullptr, nullptr), SQLITE_OK);
+      return ok();
+    }));
+    return statements;
+  };
+  const std::vector<std::string> deposit = traced([&](RelayStoreTxn& t) {
+    EXPECT_TRUE(t.append_envelope(q.sender_id, Bytes(256, 1), 1, signature_for).has_value());
+  });
+  EXPECT_EQ(deposit, (std::vector<std::string>{std::string(relay_sql::kSelectQueueBySender),
+                                               std::string(relay_sql::kInsertEnvelope),
+                                               std::string(relay_sql::kQueueAfterAppend)}));
+  // A refusal (full queue, unknown sender) stops after the lookup.
+  const std::vector<std::string> refused = traced([&](RelayStoreTxn& t) {
+    EXPECT_EQ(err(t.append_envelope(q.sender_id, Bytes(256, 2), 2, signature_for)),
+              Errc::kLimitExceeded);
+    EXPECT_EQ(err(t.append_envelope(qid(99), Bytes(256, 2), 2, signature_for)), Errc::kNotFound);
+  });
+  EXPECT_EQ(refused, (std::vector<std::string>(2, std::string(relay_sql::kSelectQueueBySender))));
+  // What the INSERT stored is what a listing returns.
+  ASSERT_TRUE((*store)->read([&](RelayStoreTxn& t) -> Result<void> {
+    BC_ASSIGN_OR_RETURN(auto envs, t.list_envelopes(q.recipient_id, 0, 0, 10));
+    EXPECT_EQ(envs,
+              (std::vector<StoredEnvelope>{{1, 1, Bytes(256, 1), to_bytes(signature_for(1))}}));
+    return ok();
+  }));
+  EXPECT_EQ(sqlite_connection(*make_memory_relay_store()), nullptr);
 }
 
 TEST(SqliteRelayStore, UsesWalModeAndASchemaVersion) {
@@ -616,8 +751,9 @@ TEST(SqliteRelayStore, AVersionOneStoreIsMigratedKeepingItsQueues) {
     ASSERT_TRUE(store.has_value());
     ASSERT_TRUE((*store)->write(Durability::kDurable, [&](RelayStoreTxn& t) -> Result<void> {
       BC_TRY(t.create_queue(q));
-      BC_ASSIGN_OR_RETURN(RelayMessageId id, t.append_envelope(q.sender_id, Bytes(256, 7), 1));
-      (void)id;
+      BC_ASSIGN_OR_RETURN(AppendedEnvelope a,
+                          t.append_envelope(q.sender_id, Bytes(256, 7), 1, no_receipt));
+      (void)a;
       return ok();
     }));
   }
@@ -651,8 +787,9 @@ TEST(SqliteRelayStore, AVersionTwoStoreGainsReceiptSignaturesKeepingItsEnvelopes
     ASSERT_TRUE(store.has_value());
     ASSERT_TRUE((*store)->write(Durability::kDurable, [&](RelayStoreTxn& t) -> Result<void> {
       BC_TRY(t.create_queue(q));
-      BC_ASSIGN_OR_RETURN(RelayMessageId id, t.append_envelope(q.sender_id, Bytes(256, 7), 1));
-      (void)id;
+      BC_ASSIGN_OR_RETURN(AppendedEnvelope a,
+                          t.append_envelope(q.sender_id, Bytes(256, 7), 1, no_receipt));
+      (void)a;
       return ok();
     }));
   }
@@ -672,11 +809,11 @@ TEST(SqliteRelayStore, AVersionTwoStoreGainsReceiptSignaturesKeepingItsEnvelopes
     BC_ASSIGN_OR_RETURN(auto before, t.list_envelopes(q.recipient_id, 0, 0, 10));
     EXPECT_EQ(before, (std::vector<StoredEnvelope>{{1, 1, Bytes(256, 7), {}}}));
     // The sequence continues where it was; the new envelope can hold its receipt.
-    BC_ASSIGN_OR_RETURN(RelayMessageId id, t.append_envelope(q.sender_id, Bytes(256, 8), 2));
-    EXPECT_EQ(id, 2u);
-    BC_TRY(t.set_receipt_signature(q.recipient_id, id, Bytes(64, 9)));
+    BC_ASSIGN_OR_RETURN(AppendedEnvelope a,
+                        t.append_envelope(q.sender_id, Bytes(256, 8), 2, signature_for));
+    EXPECT_EQ(a.message_id, 2u);
     BC_ASSIGN_OR_RETURN(auto after, t.list_envelopes(q.recipient_id, 1, 0, 10));
-    EXPECT_EQ(after.at(0).receipt_signature, Bytes(64, 9));
+    EXPECT_EQ(after.at(0).receipt_signature, to_bytes(signature_for(2)));
     return ok();
   }));
 }
