@@ -528,14 +528,13 @@ class RelayServiceImpl final : public RelayCore {
                 return ok();
               }
               AckedEffect acked{m.recipient_id, m.message_ids, 0, 0};
-              for (const wire::MessageId id : m.message_ids) {
-                Result<std::uint64_t> size = txn.delete_envelope(m.recipient_id, id);
-                if (!size) {
-                  if (doomed(size.error())) return fail(std::move(size).error());
-                  continue;  // already gone (acknowledged before, or the queue's TTL passed)
-                }
-                ++acked.deleted;
-                acked.bytes += *size;
+              // Ids no longer stored (acknowledged before, or past the queue's TTL) are skipped.
+              Result<store::RelayUsage> gone = txn.delete_envelopes(m.recipient_id, m.message_ids);
+              if (gone) {
+                acked.deleted = gone->envelopes;
+                acked.bytes = gone->bytes;
+              } else if (doomed(gone.error())) {
+                return fail(std::move(gone).error());
               }
               out.reply = wire::Ok{};
               out.effect = std::move(acked);

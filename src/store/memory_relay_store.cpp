@@ -105,6 +105,22 @@ class MemoryTxn final : public RelayStoreTxn {
     return size;
   }
 
+  Result<RelayUsage> delete_envelopes(const RelayQueueId& recipient_id,
+                                      std::span<const RelayMessageId> message_ids) override {
+    BC_ASSIGN_OR_RETURN(MemoryQueue * q, by_recipient(recipient_id));
+    RelayUsage gone;
+    for (const RelayMessageId id : message_ids) {
+      auto it = q->envelopes.find(id);
+      if (it == q->envelopes.end()) continue;
+      gone.envelopes += 1;
+      gone.bytes += it->second.body.size();
+      q->envelopes.erase(it);
+    }
+    q->usage.envelopes -= gone.envelopes;
+    q->usage.bytes -= gone.bytes;
+    return gone;
+  }
+
   Result<RelayUsage> purge_expired(std::int64_t before_ms) override {
     RelayUsage gone;
     for (auto& [id, q] : s_.queues) {

@@ -113,6 +113,9 @@ inline constexpr std::string_view kQueueAfterDelete =
     "UPDATE queues SET stored_count = stored_count - 1, stored_bytes = stored_bytes - ?2 WHERE id "
     "= "
     "?1";
+inline constexpr std::string_view kQueueAfterDeleteMany =
+    "UPDATE queues SET stored_count = stored_count - ?2, stored_bytes = stored_bytes - ?3 WHERE "
+    "id = ?1";
 inline constexpr std::string_view kExpiredTotals =
     "SELECT count(*), coalesce(sum(length(body)), 0) FROM envelopes WHERE received_ms < ?1";
 inline constexpr std::string_view kQueuesAfterPurge =

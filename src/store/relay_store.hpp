@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "core/bytes.hpp"
@@ -162,6 +163,10 @@ class RelayStoreTxn {
   // or the envelope is absent.
   [[nodiscard]] virtual Result<std::uint64_t> delete_envelope(const RelayQueueId& recipient_id,
                                                               RelayMessageId message_id) = 0;
+  // delete_envelopes removes those of the envelopes named that the queue still holds (the others
+  // are skipped) and returns how many it removed and their bytes; kNotFound for an unknown queue.
+  [[nodiscard]] virtual Result<RelayUsage> delete_envelopes(
+      const RelayQueueId& recipient_id, std::span<const RelayMessageId> message_ids) = 0;
   // purge_expired removes every envelope with received_ms < `before_ms` and returns what went.
   [[nodiscard]] virtual Result<RelayUsage> purge_expired(std::int64_t before_ms) = 0;
 

@@ -154,6 +154,8 @@ class SqliteTxn final : public RelayStoreTxn {
                                                      std::size_t limit) override;
   Result<std::uint64_t> delete_envelope(const RelayQueueId& recipient_id,
                                         RelayMessageId message_id) override;
+  Result<RelayUsage> delete_envelopes(const RelayQueueId& recipient_id,
+                                      std::span<const RelayMessageId> message_ids) override;
   Result<RelayUsage> purge_expired(std::int64_t before_ms) override;
   Result<void> put_bundle(const RelayQueueId& recipient_id, const StoredBundle& bundle) override;
   Result<TakenBundle> take_bundle(const RelayQueueId& sender_id) override;
@@ -491,6 +493,37 @@ Result<std::uint64_t> SqliteTxn::delete_envelope(const RelayQueueId& recipient_i
   s.bind_u64(2, size);
   BC_TRY(s.run());
   return size;
+}
+
+// Two statements per id (its size, then the delete), one lookup of the queue and one update of
+// its totals for all. (DELETE ... RETURNING would save one, but SQLite gathers the returned rows
+// in a temporary table it allocates and frees on every run: slower.)
+Result<RelayUsage> SqliteTxn::delete_envelopes(const RelayQueueId& recipient_id,
+                                               std::span<const RelayMessageId> message_ids) {
+  BC_ASSIGN_OR_RETURN(QueueRow row, load(relay_sql::kSelectQueueByRecipient, recipient_id));
+  RelayUsage gone;
+  for (const RelayMessageId id : message_ids) {
+    {
+      BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kEnvelopeSize));
+      s.bind(1, row.rowid);
+      s.bind_u64(2, id);
+      BC_ASSIGN_OR_RETURN(bool found, s.step());
+      if (!found) continue;
+      gone.envelopes += 1;
+      gone.bytes += s.u64(0);
+    }
+    BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kDeleteEnvelope));
+    s.bind(1, row.rowid);
+    s.bind_u64(2, id);
+    BC_TRY(s.run());
+  }
+  if (gone.envelopes == 0) return gone;
+  BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kQueueAfterDeleteMany));
+  s.bind(1, row.rowid);
+  s.bind_u64(2, gone.envelopes);
+  s.bind_u64(3, gone.bytes);
+  BC_TRY(s.run());
+  return gone;
 }
 
 Result<RelayUsage> SqliteTxn::purge_expired(std::int64_t before_ms) {

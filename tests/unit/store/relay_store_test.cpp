@@ -359,6 +359,35 @@ TYPED_TEST(RelayStoreConformance, DeleteEnvelope) {
   EXPECT_EQ(this->stats().usage, (RelayUsage{1, 256}));
 }
 
+TYPED_TEST(RelayStoreConformance, DeleteEnvelopesRemovesThoseStillHeldAndSkipsTheRest) {
+  const RelayQueueRecord q = make_queue(1);
+  const RelayQueueRecord other = make_queue(2);
+  this->create(q);
+  this->create(other);
+  this->append(q.sender_id, 256, 1);   // 1
+  this->append(q.sender_id, 1024, 1);  // 2
+  this->append(q.sender_id, 4096, 1);  // 3
+  this->append(q.sender_id, 256, 1);   // 4
+  this->append(other.sender_id, 1024, 1);
+  this->w([&](RelayStoreTxn& t) {
+    const std::vector<RelayMessageId> ids = {2, 3, 9};
+    EXPECT_EQ(t.delete_envelopes(q.recipient_id, ids).value_or(RelayUsage{}),
+              (RelayUsage{2, 1024 + 4096}));
+    // Again: nothing is left to remove, and nothing changes.
+    EXPECT_EQ(t.delete_envelopes(q.recipient_id, ids).value_or(RelayUsage{9, 9}), (RelayUsage{}));
+    EXPECT_EQ(t.queue_usage(q.recipient_id).value_or(RelayUsage{}), (RelayUsage{2, 512}));
+    const std::vector<RelayMessageId> first = {1};
+    EXPECT_EQ(err(t.delete_envelopes(q.sender_id, first)), Errc::kNotFound);
+    EXPECT_EQ(err(t.delete_envelopes(make_queue(3).recipient_id, first)), Errc::kNotFound);
+  });
+  const auto left = this->list(q.recipient_id);
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].message_id, 1u);
+  EXPECT_EQ(left[1].message_id, 4u);
+  EXPECT_EQ(this->list(other.recipient_id).size(), 1u);  // another queue's message 1 stays
+  EXPECT_EQ(this->stats().usage, (RelayUsage{3, 512 + 1024}));
+}
+
 TYPED_TEST(RelayStoreConformance, DeleteQueueRemovesEverything) {
   const RelayQueueRecord q = make_queue(1);
   const RelayQueueRecord other = make_queue(2);
