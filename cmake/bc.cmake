@@ -32,15 +32,21 @@ function(bc_test name)
   # (tests/support/CMakeLists.txt), so no ENVIRONMENT list has to survive list expansion here.
   set(props TIMEOUT ${ARG_TIMEOUT})
   # COST: a long test with a high cost is started first by ctest -j, so it overlaps the others.
-  # It comes before LABELS: the properties reach set_tests_properties as one flat list, in which
-  # a second label is read as a property name and would take COST's place.
   if(ARG_COST)
     list(APPEND props COST ${ARG_COST})
   endif()
-  if(ARG_LABELS)
-    list(APPEND props LABELS "${ARG_LABELS}")
-  endif()
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES ${props})
+  # LABELS: gtest_discover_tests hands its properties on as one flat list, in which a second
+  # label would be read as a property name. So the labels are set by a script ctest includes
+  # after the discovered tests, over the list of their names that discovery leaves behind.
+  if(ARG_LABELS)
+    set(labels_file "${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake")
+    file(WRITE "${labels_file}"
+         "if(NOT \"\${${name}_TESTS}\" STREQUAL \"\")\n"
+         "  set_tests_properties(\${${name}_TESTS} PROPERTIES LABELS \"${ARG_LABELS}\")\n"
+         "endif()\n")
+    set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${labels_file}")
+  endif()
 endfunction()
 
 # bc_fuzzer(NAME SOURCES... DEPS ...): a libFuzzer target (fuzz preset, clang). Its committed
