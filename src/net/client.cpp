@@ -16,6 +16,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <utility>
 
 namespace bc::net {
 namespace asio = boost::asio;
@@ -28,14 +29,24 @@ using std::chrono::milliseconds;
 
 namespace {
 
-// run_op starts one asynchronous operation on a private io_context and runs it to completion;
-// the tcp_stream's expiry bounds it.
+// run_op starts one asynchronous operation on a private io_context and runs it to completion, for
+// at most `timeout_ms`: past that, the socket is closed (the operation ends aborted) and the result
+// is beast::error::timeout. The deadline is the loop's rather than the tcp_stream's own expiry
+// timer, which costs two timerfd updates and an extra reactor pass per operation.
 template <typename Start>
-beast::error_code run_op(asio::io_context& ioc, Start&& start) {
+beast::error_code run_op(asio::io_context& ioc, beast::tcp_stream& lowest, std::uint32_t timeout_ms,
+                         Start&& start) {
   beast::error_code result = asio::error::would_block;
   start([&result](beast::error_code ec, auto&&...) { result = ec; });
   ioc.restart();
-  ioc.run();
+  ioc.run_for(milliseconds(timeout_ms));
+  if (!ioc.stopped()) {  // work is left: the deadline passed first
+    beast::error_code ignored;
+    lowest.socket().close(ignored);
+    ioc.restart();
+    ioc.run();  // the aborted operation's handlers
+    return beast::error::timeout;
+  }
   return result;
 }
 
@@ -95,15 +106,14 @@ Result<void> connect_tls(asio::io_context& ioc, beast::ssl_stream<beast::tcp_str
                          const ClientOptions& options, const std::shared_ptr<PinState>& pin) {
   BC_ASSIGN_OR_RETURN(const tcp::endpoint endpoint, endpoint_of(options));
   auto& lowest = beast::get_lowest_layer(stream);
-  lowest.expires_after(milliseconds(options.timeout_ms));
-  beast::error_code ec =
-      run_op(ioc, [&](auto handler) { lowest.async_connect(endpoint, std::move(handler)); });
+  beast::error_code ec = run_op(ioc, lowest, options.timeout_ms, [&](auto handler) {
+    lowest.async_connect(endpoint, std::move(handler));
+  });
   if (ec) return unavailable("cannot connect to the relay", ec);
   lowest.socket().set_option(tcp::no_delay(true), ec);
   stream.set_verify_callback(pin_callback(pin), ec);
   if (ec) return fail(Errc::kInternal, "cannot set the certificate pin");
-  lowest.expires_after(milliseconds(options.timeout_ms));
-  ec = run_op(ioc, [&](auto handler) {
+  ec = run_op(ioc, lowest, options.timeout_ms, [&](auto handler) {
     stream.async_handshake(ssl::stream_base::client, std::move(handler));
   });
   if (pin->mismatch) {
@@ -131,8 +141,10 @@ struct Client::Impl {
     if (broken) return fail(Errc::kUnavailable, "connection is closed");
     return ok();
   }
-  void arm(std::uint32_t timeout_ms) {
-    beast::get_lowest_layer(*ws).expires_after(milliseconds(timeout_ms));
+  // run runs one operation on the connection for at most `timeout_ms` (see run_op).
+  template <typename Start>
+  beast::error_code run(std::uint32_t timeout_ms, Start&& start) {
+    return run_op(ioc, beast::get_lowest_layer(*ws), timeout_ms, std::forward<Start>(start));
   }
 
   ClientOptions options;
@@ -152,10 +164,10 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientOptions& options) {
   BC_TRY(connect_tls(impl->ioc, impl->ws->next_layer(), options, pin));
   impl->ws->read_message_max(options.max_frame_bytes);
   impl->ws->binary(true);
-  impl->arm(options.timeout_ms);
   const std::string host = options.host + ":" + std::to_string(options.port);
-  const beast::error_code ec = run_op(
-      impl->ioc, [&](auto handler) { impl->ws->async_handshake(host, "/", std::move(handler)); });
+  const beast::error_code ec = impl->run(options.timeout_ms, [&](auto handler) {
+    impl->ws->async_handshake(host, "/", std::move(handler));
+  });
   if (ec) return unavailable("WebSocket upgrade failed", ec);
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
@@ -165,8 +177,7 @@ Client::~Client() = default;
 
 Result<void> Client::send(ByteView frame) {
   BC_TRY(impl_->check());
-  impl_->arm(impl_->options.timeout_ms);
-  const beast::error_code ec = run_op(impl_->ioc, [&](auto handler) {
+  const beast::error_code ec = impl_->run(impl_->options.timeout_ms, [&](auto handler) {
     impl_->ws->async_write(asio::buffer(frame.data(), frame.size()), std::move(handler));
   });
   if (ec) {
@@ -180,10 +191,9 @@ Result<Bytes> Client::receive() { return receive_for(impl_->options.timeout_ms);
 
 Result<Bytes> Client::receive_for(std::uint32_t timeout_ms) {
   BC_TRY(impl_->check());
-  impl_->arm(timeout_ms);
   impl_->buffer.clear();
-  const beast::error_code ec = run_op(
-      impl_->ioc, [&](auto handler) { impl_->ws->async_read(impl_->buffer, std::move(handler)); });
+  const beast::error_code ec = impl_->run(
+      timeout_ms, [&](auto handler) { impl_->ws->async_read(impl_->buffer, std::move(handler)); });
   if (ec) {
     impl_->broken = true;
     return unavailable("receive failed", ec);
@@ -199,9 +209,9 @@ Result<Bytes> Client::receive_for(std::uint32_t timeout_ms) {
 
 Result<void> Client::ping() {
   BC_TRY(impl_->check());
-  impl_->arm(impl_->options.timeout_ms);
-  const beast::error_code ec =
-      run_op(impl_->ioc, [&](auto handler) { impl_->ws->async_ping({}, std::move(handler)); });
+  const beast::error_code ec = impl_->run(impl_->options.timeout_ms, [&](auto handler) {
+    impl_->ws->async_ping({}, std::move(handler));
+  });
   if (ec) {
     impl_->broken = true;
     return unavailable("ping failed", ec);
@@ -211,8 +221,7 @@ Result<void> Client::ping() {
 
 Result<void> Client::send_raw(ByteView bytes) {
   BC_TRY(impl_->check());
-  impl_->arm(impl_->options.timeout_ms);
-  const beast::error_code ec = run_op(impl_->ioc, [&](auto handler) {
+  const beast::error_code ec = impl_->run(impl_->options.timeout_ms, [&](auto handler) {
     asio::async_write(impl_->ws->next_layer(), asio::buffer(bytes.data(), bytes.size()),
                       std::move(handler));
   });
@@ -226,8 +235,7 @@ Result<void> Client::send_raw(ByteView bytes) {
 void Client::close() {
   if (impl_->broken) return;
   impl_->broken = true;
-  impl_->arm(1000);
-  (void)run_op(impl_->ioc, [&](auto handler) {
+  (void)impl_->run(1000, [&](auto handler) {
     impl_->ws->async_close(websocket::close_code::normal, std::move(handler));
   });
 }
@@ -243,15 +251,14 @@ Result<HttpReply> https_get(const ClientOptions& options, const std::string& tar
   request.set(http::field::host, options.host);
   request.set(http::field::connection, "close");
   auto& lowest = beast::get_lowest_layer(stream);
-  lowest.expires_after(milliseconds(options.timeout_ms));
-  beast::error_code ec =
-      run_op(ioc, [&](auto handler) { http::async_write(stream, request, std::move(handler)); });
+  beast::error_code ec = run_op(ioc, lowest, options.timeout_ms, [&](auto handler) {
+    http::async_write(stream, request, std::move(handler));
+  });
   if (ec) return unavailable("HTTP request failed", ec);
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(4 * 1024 * 1024);
-  lowest.expires_after(milliseconds(options.timeout_ms));
-  ec = run_op(ioc,
+  ec = run_op(ioc, lowest, options.timeout_ms,
               [&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });
   if (ec) return fail(Errc::kMalformed, "unreadable HTTP response: " + ec.message());
   HttpReply reply;

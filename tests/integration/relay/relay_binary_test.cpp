@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <thread>
 
@@ -139,6 +141,27 @@ TEST_F(RelayBinaryTest, WrongPinIsRefused) {
   const auto no_pin = net::Client::connect(options);
   ASSERT_FALSE(no_pin);
   EXPECT_EQ(no_pin.error().code, Errc::kAuthFailed);
+  expect_usable();
+}
+
+TEST_F(RelayBinaryTest, ClientGivesUpAtItsOwnTimeoutAndIsThenClosed) {
+  auto conn = connect();
+  ASSERT_NE(conn, nullptr);
+  // The relay sends nothing unasked: this read can only end by the client's own deadline.
+  auto waited = std::async(std::launch::async, [&] { return conn->client().receive_for(300); });
+  if (waited.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    ADD_FAILURE() << "receive_for(300) was still waiting after 60 s";
+    std::_Exit(1);  // a read blocked for good cannot be abandoned
+  }
+  const auto frame = waited.get();
+  ASSERT_FALSE(frame);
+  EXPECT_EQ(frame.error().code, Errc::kUnavailable);
+  EXPECT_NE(frame.error().detail.find("timeout"), std::string::npos) << frame.error().detail;
+  // The connection is given up: the next call fails at once.
+  const auto again = conn->client().send(Bytes{1, 2, 3});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().detail, "connection is closed");
+  // The relay itself is unaffected.
   expect_usable();
 }
 
