@@ -326,16 +326,19 @@ class Session : public std::enable_shared_from_this<Session> {
     queue_.pop();
     if (!queue_.empty()) return do_write();
     ws_.next_layer().hold_writes(false);
-    if (ws_.next_layer().has_unsent()) {
-      writing_ = true;
-      ws_.next_layer().async_flush([self = shared_from_this()](beast::error_code e) {
-        self->writing_ = false;
-        if (e || self->finished_) return self->finish();
-        if (!self->queue_.empty()) return self->do_write();
-        if (self->close_pending_) self->start_close();
-      });
-      return;
-    }
+    if (!ws_.next_layer().has_unsent()) return after_writes();
+    writing_ = true;
+    ws_.next_layer().async_flush([self = shared_from_this()](beast::error_code e) {
+      self->writing_ = false;
+      if (e || self->finished_) return self->finish();
+      self->after_writes();
+    });
+  }
+
+  // after_writes goes on once everything queued has been sent: with what arrived meanwhile, or
+  // with a close that was waiting for the queue to drain.
+  void after_writes() {
+    if (!queue_.empty()) return do_write();
     if (close_pending_) start_close();
   }
 

@@ -93,18 +93,6 @@ class MemoryTxn final : public RelayStoreTxn {
     return out;
   }
 
-  Result<std::uint64_t> delete_envelope(const RelayQueueId& recipient_id,
-                                        RelayMessageId message_id) override {
-    BC_ASSIGN_OR_RETURN(MemoryQueue * q, by_recipient(recipient_id));
-    auto it = q->envelopes.find(message_id);
-    if (it == q->envelopes.end()) return fail(Errc::kNotFound, "no such message");
-    const std::uint64_t size = it->second.body.size();
-    q->envelopes.erase(it);
-    q->usage.envelopes -= 1;
-    q->usage.bytes -= size;
-    return size;
-  }
-
   Result<RelayUsage> delete_envelopes(const RelayQueueId& recipient_id,
                                       std::span<const RelayMessageId> message_ids) override {
     BC_ASSIGN_OR_RETURN(MemoryQueue * q, by_recipient(recipient_id));

@@ -110,10 +110,6 @@ inline constexpr std::string_view kEnvelopeSize =
 inline constexpr std::string_view kDeleteEnvelope =
     "DELETE FROM envelopes WHERE queue = ?1 AND message_id = ?2";
 inline constexpr std::string_view kQueueAfterDelete =
-    "UPDATE queues SET stored_count = stored_count - 1, stored_bytes = stored_bytes - ?2 WHERE id "
-    "= "
-    "?1";
-inline constexpr std::string_view kQueueAfterDeleteMany =
     "UPDATE queues SET stored_count = stored_count - ?2, stored_bytes = stored_bytes - ?3 WHERE "
     "id = ?1";
 inline constexpr std::string_view kExpiredTotals =

@@ -161,8 +161,13 @@ class RelayStoreTxn {
       std::size_t limit) = 0;
   // delete_envelope removes one envelope and returns its size in bytes; kNotFound if the queue
   // or the envelope is absent.
-  [[nodiscard]] virtual Result<std::uint64_t> delete_envelope(const RelayQueueId& recipient_id,
-                                                              RelayMessageId message_id) = 0;
+  [[nodiscard]] Result<std::uint64_t> delete_envelope(const RelayQueueId& recipient_id,
+                                                      RelayMessageId message_id) {
+    BC_ASSIGN_OR_RETURN(const RelayUsage gone,
+                        delete_envelopes(recipient_id, std::span(&message_id, 1)));
+    if (gone.envelopes == 0) return fail(Errc::kNotFound, "no such message");
+    return gone.bytes;
+  }
   // delete_envelopes removes those of the envelopes named that the queue still holds (the others
   // are skipped) and returns how many it removed and their bytes; kNotFound for an unknown queue.
   [[nodiscard]] virtual Result<RelayUsage> delete_envelopes(

@@ -152,8 +152,6 @@ class SqliteTxn final : public RelayStoreTxn {
                                                      RelayMessageId after,
                                                      std::int64_t min_received_ms,
                                                      std::size_t limit) override;
-  Result<std::uint64_t> delete_envelope(const RelayQueueId& recipient_id,
-                                        RelayMessageId message_id) override;
   Result<RelayUsage> delete_envelopes(const RelayQueueId& recipient_id,
                                       std::span<const RelayMessageId> message_ids) override;
   Result<RelayUsage> purge_expired(std::int64_t before_ms) override;
@@ -470,31 +468,6 @@ Result<std::vector<StoredEnvelope>> SqliteTxn::list_envelopes(const RelayQueueId
   return out;
 }
 
-Result<std::uint64_t> SqliteTxn::delete_envelope(const RelayQueueId& recipient_id,
-                                                 RelayMessageId message_id) {
-  BC_ASSIGN_OR_RETURN(QueueRow row, load(relay_sql::kSelectQueueByRecipient, recipient_id));
-  std::uint64_t size = 0;
-  {
-    BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kEnvelopeSize));
-    s.bind(1, row.rowid);
-    s.bind_u64(2, message_id);
-    BC_ASSIGN_OR_RETURN(bool found, s.step());
-    if (!found) return fail(Errc::kNotFound, "no such message");
-    size = s.u64(0);
-  }
-  {
-    BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kDeleteEnvelope));
-    s.bind(1, row.rowid);
-    s.bind_u64(2, message_id);
-    BC_TRY(s.run());
-  }
-  BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kQueueAfterDelete));
-  s.bind(1, row.rowid);
-  s.bind_u64(2, size);
-  BC_TRY(s.run());
-  return size;
-}
-
 // Two statements per id (its size, then the delete), one lookup of the queue and one update of
 // its totals for all. (DELETE ... RETURNING would save one, but SQLite gathers the returned rows
 // in a temporary table it allocates and frees on every run: slower.)
@@ -518,7 +491,7 @@ Result<RelayUsage> SqliteTxn::delete_envelopes(const RelayQueueId& recipient_id,
     BC_TRY(s.run());
   }
   if (gone.envelopes == 0) return gone;
-  BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kQueueAfterDeleteMany));
+  BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kQueueAfterDelete));
   s.bind(1, row.rowid);
   s.bind_u64(2, gone.envelopes);
   s.bind_u64(3, gone.bytes);

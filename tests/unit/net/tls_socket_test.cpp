@@ -46,6 +46,13 @@ class TempDir {
   fs::path path_;
 };
 
+// pattern: n recognisable bytes, different for each seed.
+std::string pattern(std::size_t n, int seed) {
+  std::string out(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<char>(i * 13 + seed);
+  return out;
+}
+
 // Transport is how the server end runs after the handshake: on OpenSSL (a context TlsSocket was
 // not prepared for), or on TlsRecords with the suite the client offers.
 struct Transport {
@@ -108,6 +115,33 @@ class TlsSocketTest : public ::testing::TestWithParam<Transport> {
     ioc_.run();
     ioc_.restart();
     return out;
+  }
+
+  // write_pieces writes `count` pieces of `size` bytes through the TlsSocket, each completing
+  // before the next as the relay's writes do, and returns them in order.
+  std::string write_pieces(std::size_t count, std::size_t size, error_code& ec) {
+    std::string sent;
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::string piece = pattern(size, static_cast<int>(i));
+      sent += piece;
+      asio::async_write(*server_, asio::buffer(piece), [&](error_code e, std::size_t) {
+        if (e) ec = e;
+      });
+      ioc_.run();
+      ioc_.restart();
+    }
+    return sent;
+  }
+
+  // flush_and_read flushes the held records and reads `n` bytes at the client.
+  std::string flush_and_read(std::size_t n, error_code& flush_ec, error_code& read_ec) {
+    flush_ec = asio::error::would_block;
+    server_->async_flush([&](error_code e) { flush_ec = e; });
+    std::string back(n, '\0');
+    asio::async_read(*client_, asio::buffer(back), [&](error_code e, std::size_t) { read_ec = e; });
+    ioc_.run();
+    ioc_.restart();
+    return back;
   }
 
   TempDir dir_;
@@ -251,26 +285,10 @@ TEST_P(TlsSocketTest, AnAlteredRecordEndsTheConnection) {
   EXPECT_NE(read_ec, asio::error::eof);
 }
 
-// pattern: n recognisable bytes, different for each seed.
-std::string pattern(std::size_t n, int seed) {
-  std::string out(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<char>(i * 13 + seed);
-  return out;
-}
-
 TEST_P(TlsSocketTest, HeldWritesLeaveWithTheFlushInOrder) {
   server_->hold_writes(true);
-  std::string sent;
   error_code write_ec;
-  for (int i = 0; i < 50; ++i) {
-    const std::string piece = pattern(100, i);
-    sent += piece;
-    asio::async_write(*server_, asio::buffer(piece), [&](error_code e, std::size_t) {
-      if (e) write_ec = e;
-    });
-    ioc_.run();  // each write completes before the next, as the relay's writes do
-    ioc_.restart();
-  }
+  const std::string sent = write_pieces(50, 100, write_ec);
   ASSERT_FALSE(write_ec) << write_ec.message();
   ::usleep(20'000);  // loopback delivers at once what was sent
   if (GetParam().prepared) {
@@ -283,13 +301,9 @@ TEST_P(TlsSocketTest, HeldWritesLeaveWithTheFlushInOrder) {
     EXPECT_GT(client_->next_layer().available(), 0U);
   }
   server_->hold_writes(false);
-  error_code flush_ec = asio::error::would_block;
-  server_->async_flush([&](error_code e) { flush_ec = e; });
-  std::string back(sent.size(), '\0');
+  error_code flush_ec;
   error_code read_ec;
-  asio::async_read(*client_, asio::buffer(back), [&](error_code e, std::size_t) { read_ec = e; });
-  ioc_.run();
-  ioc_.restart();
+  const std::string back = flush_and_read(sent.size(), flush_ec, read_ec);
   ASSERT_FALSE(flush_ec) << flush_ec.message();
   ASSERT_FALSE(read_ec) << read_ec.message();
   EXPECT_EQ(back, sent);
@@ -298,18 +312,8 @@ TEST_P(TlsSocketTest, HeldWritesLeaveWithTheFlushInOrder) {
 
 TEST_P(TlsSocketTest, HeldWritesPastTheLimitAreSentWithoutAFlush) {
   server_->hold_writes(true);
-  std::string sent;
   error_code write_ec;
-  const std::size_t pieces = TlsSocket::kMaxHeld / 1024 + 2;
-  for (std::size_t i = 0; i < pieces; ++i) {
-    const std::string piece = pattern(1024, static_cast<int>(i));
-    sent += piece;
-    asio::async_write(*server_, asio::buffer(piece), [&](error_code e, std::size_t) {
-      if (e) write_ec = e;
-    });
-    ioc_.run();
-    ioc_.restart();
-  }
+  const std::string sent = write_pieces(TlsSocket::kMaxHeld / 1024 + 2, 1024, write_ec);
   ASSERT_FALSE(write_ec) << write_ec.message();
   // The write that took the held records past kMaxHeld sent them all: the client gets at least
   // half of that without a flush.
@@ -324,11 +328,8 @@ TEST_P(TlsSocketTest, HeldWritesPastTheLimitAreSentWithoutAFlush) {
   EXPECT_EQ(back, sent.substr(0, back.size()));
   EXPECT_EQ(server_->has_unsent(), GetParam().prepared);
   server_->hold_writes(false);
-  error_code flush_ec = asio::error::would_block;
-  server_->async_flush([&](error_code e) { flush_ec = e; });
-  std::string last(sent.size() - back.size(), '\0');
-  asio::async_read(*client_, asio::buffer(last), [&](error_code e, std::size_t) { read_ec = e; });
-  ioc_.run();
+  error_code flush_ec;
+  const std::string last = flush_and_read(sent.size() - back.size(), flush_ec, read_ec);
   ASSERT_FALSE(flush_ec) << flush_ec.message();
   ASSERT_FALSE(read_ec) << read_ec.message();
   EXPECT_EQ(last, sent.substr(back.size()));
@@ -340,14 +341,9 @@ TEST_P(TlsSocketTest, AFlushWaitsForASocketThatCannotTakeItAll) {
   server_->next_layer().set_option(asio::socket_base::send_buffer_size(4096));
   client_->next_layer().set_option(asio::socket_base::receive_buffer_size(4096));
   server_->hold_writes(true);
-  std::string sent;
-  for (int i = 0; i < 60; ++i) {
-    const std::string piece = pattern(1000, i);
-    sent += piece;
-    asio::async_write(*server_, asio::buffer(piece), [](error_code, std::size_t) {});
-    ioc_.run();
-    ioc_.restart();
-  }
+  error_code write_ec;
+  const std::string sent = write_pieces(60, 1000, write_ec);
+  ASSERT_FALSE(write_ec) << write_ec.message();
   server_->hold_writes(false);
   error_code flush_ec = asio::error::would_block;
   server_->async_flush([&](error_code e) { flush_ec = e; });
