@@ -102,6 +102,7 @@ bc::Result<void> apply_relay_config(bc::net::ConfigMap& config, bc::relay::Relay
   BC_TRY(take_relay_number(config, "requests_per_second", relay.requests_per_second, 1));
   BC_TRY(take_relay_number(config, "request_burst", relay.request_burst, 1));
   BC_TRY(take_relay_number(config, "push_window", relay.push_window, 1));
+  BC_TRY(take_relay_number(config, "push_window_bytes", relay.push_window_bytes, 1));
   BC_TRY(take_relay_number(config, "max_batch", relay.max_batch, 1));
   BC_TRY(take_relay_number(config, "max_pending_requests", relay.max_pending_requests, 1));
   BC_TRY(take_relay_number(config, "escrow_max_deadline_ms", relay.escrow_max_deadline_ms, 1));

@@ -327,7 +327,7 @@ Outcome relay_run(const net::ClientOptions& options, int depositors, int window,
     subscribe(c, q);
     consumer_ready.store(true);
     // Deliveries are acknowledged with ack_many, one request in flight at a time: what arrives
-    // while one is unanswered goes in the next (at most 64, the relay's push window), so a
+    // while one is unanswered goes in the next (at most 256, the relay's push window), so a
     // consumer that keeps up acknowledges each delivery at once and one that falls behind
     // acknowledges in batches (as Redis's consumer takes up to 512 per BLMPOP).
     std::vector<wire::MessageId> unacked;

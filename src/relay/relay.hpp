@@ -29,8 +29,10 @@ struct RelayConfig {
   std::uint32_t max_subscriptions_per_connection = 128;
   std::uint32_t requests_per_second = 10'000;  // sustained rate (token bucket)
   std::uint32_t request_burst = 20'000;        // bucket size
-  // Unacknowledged pushes in flight per subscription; more are pushed as acks arrive.
-  std::uint32_t push_window = 64;
+  // Unacknowledged pushes in flight per subscription, and their envelopes' bytes; more are pushed
+  // as acks arrive. One push is always allowed when none is in flight.
+  std::uint32_t push_window = 256;
+  std::uint64_t push_window_bytes = 4ULL * 1024 * 1024;
   // Group commit: at most this many requests share one transaction.
   std::size_t max_batch = 1024;
   // Requests accepted but not yet handled, relay-wide; beyond it requests get relay_full.

@@ -95,9 +95,10 @@ struct Op {
 // Subscription is one queue's delivery state (writer thread only).
 struct Subscription {
   ConnectionId connection = 0;
-  wire::MessageId delivered_up_to = 0;  // highest message id pushed
-  std::set<wire::MessageId> in_flight;  // pushed, not yet acknowledged
-  bool backlog = true;                  // the store may hold envelopes not yet pushed
+  wire::MessageId delivered_up_to = 0;               // highest message id pushed
+  std::map<wire::MessageId, std::size_t> in_flight;  // pushed, not yet acknowledged: their sizes
+  std::uint64_t in_flight_bytes = 0;
+  bool backlog = true;  // the store may hold envelopes not yet pushed
 };
 
 // Effects applied after a successful commit, in request order.
@@ -684,10 +685,18 @@ class RelayServiceImpl final : public RelayCore {
     for (const QueueId& id : ids) remove_subscription(id);
   }
 
+  // has_room tells whether a subscription's window takes one more push of `bytes`: fewer than
+  // push_window in flight and their bytes within push_window_bytes, or none in flight at all.
+  bool has_room(const Subscription& sub, std::size_t bytes) const {
+    if (sub.in_flight.empty()) return true;
+    return sub.in_flight.size() < config_.push_window &&
+           sub.in_flight_bytes + bytes <= config_.push_window_bytes;
+  }
+
   void push(const QueueId& recipient_id, Subscription& sub, wire::MessageId message_id,
             std::int64_t received_ms, const wire::Signature& signature, const Bytes& body) {
     sub.delivered_up_to = message_id;
-    sub.in_flight.insert(message_id);
+    if (sub.in_flight.emplace(message_id, body.size()).second) sub.in_flight_bytes += body.size();
     deliveries_.fetch_add(1);
     send(sub.connection, 0, wire::Delivery{recipient_id, message_id, received_ms, signature, body});
   }
@@ -733,7 +742,7 @@ class RelayServiceImpl final : public RelayCore {
             if (it == subs_.end()) return;
             Subscription& sub = it->second;
             if (e.message_id <= sub.delivered_up_to) return;  // already pushed by a refill
-            if (!sub.backlog && sub.in_flight.size() < config_.push_window) {
+            if (!sub.backlog && has_room(sub, e.body->size())) {
               push(e.recipient_id, sub, e.message_id, e.received_ms, e.signature, *e.body);
             } else {
               sub.backlog = true;
@@ -744,7 +753,13 @@ class RelayServiceImpl final : public RelayCore {
             stored_bytes_.fetch_sub(std::min(stored_bytes_.load(), e.bytes));
             auto it = subs_.find(e.recipient_id);
             if (it == subs_.end() || it->second.connection != connection) return;
-            for (const wire::MessageId id : e.ids) it->second.in_flight.erase(id);
+            Subscription& sub = it->second;
+            for (const wire::MessageId id : e.ids) {
+              auto f = sub.in_flight.find(id);
+              if (f == sub.in_flight.end()) continue;
+              sub.in_flight_bytes -= f->second;
+              sub.in_flight.erase(f);
+            }
             if (it->second.backlog) refill.insert(e.recipient_id);
           } else if constexpr (std::is_same_v<T, QueueDeletedEffect>) {
             queues_.fetch_sub(std::min<std::uint64_t>(queues_.load(), 1));
@@ -781,7 +796,7 @@ class RelayServiceImpl final : public RelayCore {
     for (const QueueId& id : refill) {
       auto it = subs_.find(id);
       if (it == subs_.end() || !it->second.backlog) continue;
-      if (it->second.in_flight.size() >= config_.push_window) continue;
+      if (!has_room(it->second, 0)) continue;
       work.push_back({id, {}, config_.push_window - it->second.in_flight.size(), std::nullopt});
     }
     if (work.empty()) return;
@@ -815,7 +830,12 @@ class RelayServiceImpl final : public RelayCore {
     for (Pending& p : work) {
       auto it = subs_.find(p.id);
       if (it == subs_.end()) continue;
+      bool window_full = false;
       for (const store::StoredEnvelope& env : p.envelopes) {
+        if (!has_room(it->second, env.body.size())) {
+          window_full = true;  // the rest is listed again after the next ack
+          break;
+        }
         // Envelopes stored without a receipt (before receipts existed, or placed by the relay
         // itself) are signed now; Ed25519 is deterministic, so a later signing gives the same.
         wire::Signature signature{};
@@ -827,7 +847,7 @@ class RelayServiceImpl final : public RelayCore {
         }
         push(p.id, it->second, env.message_id, env.received_ms, signature, env.body);
       }
-      if (p.envelopes.size() < p.limit) it->second.backlog = false;
+      if (!window_full && p.envelopes.size() < p.limit) it->second.backlog = false;
     }
   }
 
@@ -894,6 +914,7 @@ Result<void> validate_relay_config(const RelayConfig& c) {
     return fail(Errc::kMalformed, "relay config: requests_per_second");
   if (c.request_burst == 0) return fail(Errc::kMalformed, "relay config: request_burst");
   if (c.push_window == 0) return fail(Errc::kMalformed, "relay config: push_window");
+  if (c.push_window_bytes == 0) return fail(Errc::kMalformed, "relay config: push_window_bytes");
   if (c.max_batch == 0) return fail(Errc::kMalformed, "relay config: max_batch");
   if (c.max_pending_requests == 0) {
     return fail(Errc::kMalformed, "relay config: max_pending_requests");

@@ -700,6 +700,45 @@ TEST_F(RelayServiceTest, PushWindowKeepsOrderAndRefillsOnAck) {
   EXPECT_EQ(got[0].message_id, 5u);
 }
 
+TEST_F(RelayServiceTest, PushWindowAlsoCountsBytes) {
+  RelayConfig config;
+  config.push_window_bytes = 3 * 1024;
+  start(config);
+  Client owner = connect();
+  Client sender = connect();
+  Owner q = create_queue(owner);
+  // Stored before the subscription (pushed by a refill): 1 KiB, 1 KiB, 4 KiB, 256 B.
+  EXPECT_TRUE(is_receipt(deposit(sender, q.sender_id, envelope(1, 1024))));
+  EXPECT_TRUE(is_receipt(deposit(sender, q.sender_id, envelope(2, 1024))));
+  EXPECT_TRUE(is_receipt(deposit(sender, q.sender_id, envelope(3, 4096))));
+  EXPECT_TRUE(is_receipt(deposit(sender, q.sender_id, envelope(4, 256))));
+  EXPECT_TRUE(is_ok(subscribe(owner, q)));
+  std::vector<wire::Delivery> got = deliveries(owner);
+  ASSERT_EQ(got.size(), 2u);  // 4 KiB more would pass 3 KiB in flight
+  EXPECT_EQ(got[1].message_id, 2u);
+  EXPECT_TRUE(is_ok(ack(owner, q, 1)));
+  EXPECT_TRUE(deliveries(owner).empty());  // 1 KiB + 4 KiB still passes it
+  EXPECT_TRUE(is_ok(ack(owner, q, 2)));
+  got = deliveries(owner);  // nothing in flight: one push is allowed whatever its size
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].message_id, 3u);
+  EXPECT_TRUE(is_ok(ack(owner, q, 3)));
+  got = deliveries(owner);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].message_id, 4u);
+  // Live pushes obey the same bytes: 256 B + 1 KiB + 1 KiB fit, the next 1 KiB waits.
+  for (std::uint8_t i = 5; i <= 7; ++i) {
+    EXPECT_TRUE(is_receipt(deposit(sender, q.sender_id, envelope(i, 1024))));
+  }
+  got = deliveries(owner);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].message_id, 6u);
+  EXPECT_TRUE(is_ok(call(owner, owner.codec.ack_many(q.recipient_id, {4, 5, 6}).value())));
+  got = deliveries(owner);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].message_id, 7u);
+}
+
 TEST_F(RelayServiceTest, AckManyDeletesSeveralSkipsTheGoneAndRefillsTheWindow) {
   RelayConfig config;
   config.push_window = 3;
@@ -1429,6 +1468,10 @@ TEST(RelayConfigTest, RejectsZeroLimits) {
   RelayConfig t;
   t.message_ttl_ms = 0;
   EXPECT_FALSE(validate_relay_config(t).has_value());
+  RelayConfig b;
+  b.push_window_bytes = 0;
+  EXPECT_EQ(validate_relay_config(b).error().message(),
+            "malformed: relay config: push_window_bytes");
   FakeOutbox outbox;
   ManualClock clock;
   crypto::DeterministicRng rng(1);
