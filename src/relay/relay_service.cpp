@@ -90,6 +90,9 @@ struct Op {
   wire::Challenge challenge{};
   bool is_close = false;
   std::size_t frame_bytes = 0;  // counted against max_pending_bytes while queued
+  // A deposit's envelope hash, for its receipt: computed on the transport thread that received
+  // it, so the writer thread does not hash every envelope of a batch in turn.
+  crypto::Sha256Digest envelope_hash{};
 };
 
 // Subscription is one queue's delivery state (writer thread only).
@@ -198,6 +201,12 @@ class RelayServiceImpl final : public RelayCore {
 
   void on_frame(ConnectionId connection, ByteView frame) override {
     Result<wire::RelayFrame> decoded = wire::decode_relay_frame(frame);
+    crypto::Sha256Digest envelope_hash{};
+    if (decoded) {
+      if (const auto* d = std::get_if<wire::Deposit>(&decoded->message)) {
+        envelope_hash = crypto::sha256(d->envelope);
+      }
+    }
     std::optional<wire::RelayMessage> immediate;
     wire::RequestId request_id = 0;
     bool close = false;
@@ -240,6 +249,7 @@ class RelayServiceImpl final : public RelayCore {
           op.request = std::move(decoded->message);
           op.challenge = *conn.challenge;
           op.frame_bytes = frame.size();
+          op.envelope_hash = envelope_hash;
           pending_bytes_ += frame.size();
           pending_.push_back(std::move(op));
           ++enqueued_;
@@ -495,7 +505,7 @@ class RelayServiceImpl final : public RelayCore {
               Result<store::AppendedEnvelope> appended = txn.append_envelope(
                   m.sender_id, m.envelope, now,
                   [&](store::RelayMessageId id) -> std::optional<store::ReceiptSignature> {
-                    receipt = make_receipt(m.sender_id, m.envelope, id, now);
+                    receipt = make_receipt(m.sender_id, op.envelope_hash, id, now);
                     return receipt.signature;
                   });
               if (!appended) {
@@ -705,9 +715,14 @@ class RelayServiceImpl final : public RelayCore {
   // `sender_id` (see protocol/receipt.hpp); the same bytes go to the depositor and the recipient.
   wire::DepositReceipt make_receipt(const QueueId& sender_id, ByteView envelope,
                                     wire::MessageId message_id, std::int64_t received_ms) const {
+    return make_receipt(sender_id, crypto::sha256(envelope), message_id, received_ms);
+  }
+  wire::DepositReceipt make_receipt(const QueueId& sender_id,
+                                    const crypto::Sha256Digest& envelope_hash,
+                                    wire::MessageId message_id, std::int64_t received_ms) const {
     protocol::Receipt receipt;
     receipt.sender_id = sender_id;
-    receipt.envelope_hash = crypto::sha256(envelope);
+    receipt.envelope_hash = envelope_hash;
     receipt.seq = message_id;
     receipt.relay_time_ms = received_ms;
     Result<protocol::Receipt> signed_receipt =
