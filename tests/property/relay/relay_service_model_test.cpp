@@ -69,12 +69,15 @@ bool is_ok(const wire::RelayFrame& f) { return std::holds_alternative<wire::Ok>(
 
 RC_GTEST_PROP(RelayServiceModel, PushesAreOrderedWindowedAndNothingIsLost, ()) {
   const auto window = *rc::gen::inRange<std::uint32_t>(1, 5);
+  // Envelopes are 256 B or 1 KiB: a byte window of 256 B holds one 1 KiB push only alone.
+  const auto window_bytes = *rc::gen::element<std::uint64_t>(256, 1024, 1500, 4ULL << 20);
   const auto commands = *rc::gen::container<std::vector<std::pair<int, int>>>(
       rc::gen::pair(rc::gen::inRange(0, 6), rc::gen::inRange(0, 8)));
 
   Harness h;
   RelayConfig config;
   config.push_window = window;
+  config.push_window_bytes = window_bytes;
   auto made = make_relay_service(config, crypto::ed25519_generate(h.rng),
                                  store::make_memory_relay_store(), h.outbox, h.clock, h.rng);
   RC_ASSERT(made.has_value());
@@ -120,13 +123,21 @@ RC_GTEST_PROP(RelayServiceModel, PushesAreOrderedWindowedAndNothingIsLost, ()) {
     }
     pushes.clear();
     if (!subscribed) return;
+    std::uint64_t pending_bytes = 0;
+    for (const wire::MessageId id : pending) pending_bytes += stored.at(id).size();
     RC_ASSERT(pending.size() <= window);
+    RC_ASSERT(pending.size() <= 1 || pending_bytes <= window_bytes);
     // Everything stored up to last_seen has been pushed in this subscription and not acked...
     for (const auto& [id, body] : stored) {
       if (id <= last_seen) RC_ASSERT(pending.contains(id));
     }
-    // ...and nothing stored is held back while the window has room.
-    if (pending.size() < window) RC_ASSERT(stored.upper_bound(last_seen) == stored.end());
+    // ...and nothing stored is held back while the window has room for it.
+    const auto next = stored.upper_bound(last_seen);
+    if (next != stored.end()) {
+      const bool room = pending.empty() || (pending.size() < window &&
+                                            pending_bytes + next->second.size() <= window_bytes);
+      RC_ASSERT(!room);
+    }
   };
 
   for (const auto& [kind, arg] : commands) {
