@@ -259,6 +259,7 @@ struct Outcome {
   double end_to_end_seconds = 0;
   double server_cpu_seconds = 0;  // CPU time of the relay or redis-server process during the load
   double client_cpu_seconds = 0;  // CPU time of this process (depositors and consumer)
+  int run = 1;                    // which of --runs
   [[nodiscard]] double rate() const { return seconds > 0 ? messages / seconds : 0; }
   [[nodiscard]] double end_to_end_rate() const {
     return end_to_end_seconds > 0 ? messages / end_to_end_seconds : 0;
@@ -463,6 +464,7 @@ int main(int argc, char** argv) {
   fs::path binary = fs::path(BC_BINARY_DIR) / "bin" / "backchannel-relay";
   double seconds = 5;
   int idle = 10'000;
+  int runs = 1;
   bool with_redis = true;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -472,6 +474,9 @@ int main(int argc, char** argv) {
       seconds = std::stod(argv[++i]);
     } else if (a == "--idle" && i + 1 < argc) {
       idle = std::stoi(argv[++i]);
+    } else if (a == "--runs" && i + 1 < argc) {
+      runs = std::stoi(argv[++i]);
+      if (runs < 1 || runs > 50) die("--runs: 1 to 50");
     } else if (a == "--no-redis") {
       with_redis = false;
     } else if (a == "--relay-option" && i + 1 < argc) {
@@ -479,7 +484,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: relay_load [--relay BIN] [--seconds S (0: idle connections only)] "
-                   "[--idle N] [--no-redis] [--relay-option KEY=VALUE]...\n");
+                   "[--runs N] [--idle N] [--no-redis] [--relay-option KEY=VALUE]...\n");
       return 2;
     }
   }
@@ -503,67 +508,110 @@ int main(int argc, char** argv) {
                                    {"16 depositors, each waits on each ack", 16, 1},
                                    {"1 depositor, pipelined (window 256)", 1, 256}};
   std::printf("load average at start: %s", read_all("/proc/loadavg").c_str());
+  // Each run measures every load on the relay and then on Redis right after it, so that each
+  // ratio compares two measurements taken seconds apart; with --runs N the medians follow.
   std::vector<Outcome> outcomes;
   if (seconds > 0) {
     Relay relay;
     start_relay(relay, binary, work / "relay");
-    for (const auto& l : loads) {
-      const double cpu = cpu_seconds(relay.child.pid);
-      const double own = own_cpu_seconds();
-      outcomes.push_back(relay_run(relay.options, l.depositors, l.window, seconds, l.name));
-      outcomes.back().server_cpu_seconds = cpu_seconds(relay.child.pid) - cpu;
-      outcomes.back().client_cpu_seconds = own_cpu_seconds() - own;
+    Child redis;
+    const std::uint16_t port = with_redis ? free_port() : 0;
+    if (with_redis) {
+      fs::create_directories(work / "redis");
+      spawn(redis,
+            {"redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1", "--dir",
+             (work / "redis").string(), "--appendonly", "yes", "--appendfsync", "always", "--save",
+             "", "--daemonize", "no", "--protected-mode", "yes"},
+            work / "redis.log");
+      for (int i = 0; i < 500; ++i) {
+        redisContext* c = redisConnect("127.0.0.1", port);
+        const bool up = c != nullptr && c->err == 0;
+        if (c != nullptr) redisFree(c);
+        if (up) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+    int n = 0;
+    for (int run = 1; run <= runs; ++run) {
+      for (const auto& l : loads) {
+        double cpu = cpu_seconds(relay.child.pid);
+        double own = own_cpu_seconds();
+        outcomes.push_back(relay_run(relay.options, l.depositors, l.window, seconds, l.name));
+        outcomes.back().server_cpu_seconds = cpu_seconds(relay.child.pid) - cpu;
+        outcomes.back().client_cpu_seconds = own_cpu_seconds() - own;
+        outcomes.back().run = run;
+        if (!with_redis) continue;
+        cpu = cpu_seconds(redis.pid);
+        own = own_cpu_seconds();
+        outcomes.push_back(
+            redis_run(port, l.depositors, l.window, seconds, l.name, "q" + std::to_string(n++)));
+        outcomes.back().server_cpu_seconds = cpu_seconds(redis.pid) - cpu;
+        outcomes.back().client_cpu_seconds = own_cpu_seconds() - own;
+        outcomes.back().run = run;
+      }
     }
     relay.child.stop();
   }
-  if (with_redis && seconds > 0) {
-    Child redis;
-    const std::uint16_t port = free_port();
-    fs::create_directories(work / "redis");
-    spawn(redis,
-          {"redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1", "--dir",
-           (work / "redis").string(), "--appendonly", "yes", "--appendfsync", "always", "--save",
-           "", "--daemonize", "no", "--protected-mode", "yes"},
-          work / "redis.log");
-    for (int i = 0; i < 500; ++i) {
-      redisContext* c = redisConnect("127.0.0.1", port);
-      const bool up = c != nullptr && c->err == 0;
-      if (c != nullptr) redisFree(c);
-      if (up) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    int n = 0;
-    for (const auto& l : loads) {
-      const double cpu = cpu_seconds(redis.pid);
-      const double own = own_cpu_seconds();
-      outcomes.push_back(
-          redis_run(port, l.depositors, l.window, seconds, l.name, "q" + std::to_string(n++)));
-      outcomes.back().server_cpu_seconds = cpu_seconds(redis.pid) - cpu;
-      outcomes.back().client_cpu_seconds = own_cpu_seconds() - own;
-    }
-  }
 
   std::printf(
-      "\n| load | system | msgs/s end to end | deposits/s | p50 ms | p99 ms | messages | "
+      "\n| run | load | system | msgs/s end to end | deposits/s | p50 ms | p99 ms | messages | "
       "server CPU us/msg | client CPU us/msg |\n"
-      "|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+      "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
   for (auto& o : outcomes) {
-    std::printf("| %s | %s | %.0f | %.0f | %.2f | %.2f | %llu | %.1f | %.1f |\n", o.load.c_str(),
-                o.system.c_str(), o.end_to_end_rate(), o.rate(), o.percentile_ms(0.50),
-                o.percentile_ms(0.99), static_cast<unsigned long long>(o.messages),
-                o.cpu_us_per_message(), o.client_cpu_us_per_message());
+    std::printf("| %d | %s | %s | %.0f | %.0f | %.2f | %.2f | %llu | %.1f | %.1f |\n", o.run,
+                o.load.c_str(), o.system.c_str(), o.end_to_end_rate(), o.rate(),
+                o.percentile_ms(0.50), o.percentile_ms(0.99),
+                static_cast<unsigned long long>(o.messages), o.cpu_us_per_message(),
+                o.client_cpu_us_per_message());
   }
   if (with_redis && seconds > 0) {
     std::printf(
-        "\n| load | relay / redis throughput (end to end) | relay / redis server CPU per message "
-        "|\n"
-        "|---|---:|---:|\n");
-    for (std::size_t i = 0; i < loads.size(); ++i) {
+        "\n| run | load | relay / redis throughput (end to end) | relay / redis server CPU per "
+        "message |\n"
+        "|---:|---|---:|---:|\n");
+    for (std::size_t i = 0; i + 1 < outcomes.size(); i += 2) {
       const Outcome& relay = outcomes[i];
-      const Outcome& redis = outcomes[i + loads.size()];
-      std::printf("| %s | %.2f | %.2f |\n", loads[i].name.c_str(),
+      const Outcome& redis = outcomes[i + 1];
+      std::printf("| %d | %s | %.2f | %.2f |\n", relay.run, relay.load.c_str(),
                   relay.end_to_end_rate() / redis.end_to_end_rate(),
                   relay.cpu_us_per_message() / redis.cpu_us_per_message());
+    }
+  }
+  if (runs > 1 && seconds > 0) {
+    // Medians over the runs, per load and system; the ratio is that of the two medians.
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      const std::size_t m = v.size() / 2;
+      return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
+    };
+    std::printf(
+        "\n| load | system | median msgs/s end to end | median p99 ms | median server CPU "
+        "us/msg |\n"
+        "|---|---|---:|---:|---:|\n");
+    std::vector<std::pair<std::string, double>> medians;  // "load|system" -> msgs/s
+    for (const auto& l : loads) {
+      for (const std::string& system :
+           {std::string("backchannel-relay"), std::string("redis (AOF, fsync always)")}) {
+        std::vector<double> rate, p99, cpu;
+        for (auto& o : outcomes) {
+          if (o.load != l.name || o.system != system) continue;
+          rate.push_back(o.end_to_end_rate());
+          p99.push_back(o.percentile_ms(0.99));
+          cpu.push_back(o.cpu_us_per_message());
+        }
+        if (rate.empty()) continue;
+        std::printf("| %s | %s | %.0f | %.2f | %.1f |\n", l.name.c_str(), system.c_str(),
+                    median(rate), median(p99), median(cpu));
+        medians.emplace_back(l.name + "|" + system, median(rate));
+      }
+    }
+    if (with_redis) {
+      std::printf("\n| load | relay / redis, medians of msgs/s end to end |\n|---|---:|\n");
+      for (std::size_t i = 0; i + 1 < medians.size(); i += 2) {
+        const std::string& key = medians[i].first;
+        std::printf("| %s | %.2f |\n", key.substr(0, key.find('|')).c_str(),
+                    medians[i].second / medians[i + 1].second);
+      }
     }
   }
   std::fflush(stdout);
