@@ -695,12 +695,13 @@ class RelayServiceImpl final : public RelayCore {
     for (const QueueId& id : ids) remove_subscription(id);
   }
 
-  // has_room tells whether a subscription's window takes one more push of `bytes`: fewer than
-  // push_window in flight and their bytes within push_window_bytes, or none in flight at all.
-  bool has_room(const Subscription& sub, std::size_t bytes) const {
-    if (sub.in_flight.empty()) return true;
-    return sub.in_flight.size() < config_.push_window &&
-           sub.in_flight_bytes + bytes <= config_.push_window_bytes;
+  // fits tells whether a window with `count` pushes of `bytes` in flight takes one more of
+  // `size`: fewer than push_window and their bytes within push_window_bytes, or none at all.
+  bool fits(std::size_t count, std::uint64_t bytes, std::size_t size) const {
+    return count == 0 || (count < config_.push_window && bytes + size <= config_.push_window_bytes);
+  }
+  bool has_room(const Subscription& sub, std::size_t size) const {
+    return fits(sub.in_flight.size(), sub.in_flight_bytes, size);
   }
 
   void push(const QueueId& recipient_id, Subscription& sub, wire::MessageId message_id,
@@ -803,8 +804,8 @@ class RelayServiceImpl final : public RelayCore {
     if (refill.empty()) return;
     struct Pending {
       QueueId id;
-      std::vector<store::StoredEnvelope> envelopes;
-      std::size_t limit;
+      std::vector<store::StoredEnvelope> envelopes;  // in order, all within the window
+      bool exhausted = false;            // the store holds nothing more for this subscription now
       std::optional<QueueId> sender_id;  // looked up when an envelope has no stored receipt
     };
     std::vector<Pending> work;
@@ -812,18 +813,41 @@ class RelayServiceImpl final : public RelayCore {
       auto it = subs_.find(id);
       if (it == subs_.end() || !it->second.backlog) continue;
       if (!has_room(it->second, 0)) continue;
-      work.push_back({id, {}, config_.push_window - it->second.in_flight.size(), std::nullopt});
+      work.push_back({id, {}, false, std::nullopt});
     }
     if (work.empty()) return;
+    // Envelopes are listed kRefillChunk at a time and taken while the window has room, so a
+    // refill holds at most one chunk beyond the window's own bytes.
+    constexpr std::size_t kRefillChunk = 64;
     Result<void> r = store_->read([&](RelayStoreTxn& txn) -> Result<void> {
       for (Pending& p : work) {
         const Subscription& sub = subs_.at(p.id);
-        Result<std::vector<store::StoredEnvelope>> list =
-            txn.list_envelopes(p.id, sub.delivered_up_to, now - config_.message_ttl_ms, p.limit);
-        if (list) {
-          p.envelopes = std::move(list).value();
-        } else if (list.error().code != Errc::kNotFound) {
-          return fail(std::move(list).error());
+        std::size_t count = sub.in_flight.size();
+        std::uint64_t bytes = sub.in_flight_bytes;
+        wire::MessageId after = sub.delivered_up_to;
+        bool full = false;
+        while (!full && !p.exhausted) {
+          if (count >= config_.push_window) break;
+          const std::size_t ask = std::min<std::size_t>(kRefillChunk, config_.push_window - count);
+          std::vector<store::StoredEnvelope> listed;
+          Result<std::vector<store::StoredEnvelope>> list =
+              txn.list_envelopes(p.id, after, now - config_.message_ttl_ms, ask);
+          if (list) {
+            listed = std::move(list).value();
+          } else if (list.error().code != Errc::kNotFound) {
+            return fail(std::move(list).error());
+          }
+          for (store::StoredEnvelope& env : listed) {
+            if (!fits(count, bytes, env.body.size())) {
+              full = true;  // the rest is listed again after the next ack
+              break;
+            }
+            ++count;
+            bytes += env.body.size();
+            after = env.message_id;
+            p.envelopes.push_back(std::move(env));
+          }
+          if (!full && listed.size() < ask) p.exhausted = true;
         }
         const bool unsigned_envelope = std::any_of(
             p.envelopes.begin(), p.envelopes.end(),
@@ -845,12 +869,7 @@ class RelayServiceImpl final : public RelayCore {
     for (Pending& p : work) {
       auto it = subs_.find(p.id);
       if (it == subs_.end()) continue;
-      bool window_full = false;
       for (const store::StoredEnvelope& env : p.envelopes) {
-        if (!has_room(it->second, env.body.size())) {
-          window_full = true;  // the rest is listed again after the next ack
-          break;
-        }
         // Envelopes stored without a receipt (before receipts existed, or placed by the relay
         // itself) are signed now; Ed25519 is deterministic, so a later signing gives the same.
         wire::Signature signature{};
@@ -862,7 +881,7 @@ class RelayServiceImpl final : public RelayCore {
         }
         push(p.id, it->second, env.message_id, env.received_ms, signature, env.body);
       }
-      if (!window_full && p.envelopes.size() < p.limit) it->second.backlog = false;
+      if (p.exhausted) it->second.backlog = false;
     }
   }
 

@@ -739,6 +739,27 @@ TEST_F(RelayServiceTest, PushWindowAlsoCountsBytes) {
   EXPECT_EQ(got[0].message_id, 7u);
 }
 
+TEST_F(RelayServiceTest, AStoredBacklogFillsTheWholeWindowAndTheRestFollowsTheAcks) {
+  start();  // push_window 256
+  Client owner = connect();
+  Client sender = connect();
+  Owner q = create_queue(owner);
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_TRUE(is_receipt(deposit(sender, q.sender_id, envelope(static_cast<std::uint8_t>(i)))));
+  }
+  EXPECT_TRUE(is_ok(subscribe(owner, q)));
+  std::vector<wire::Delivery> got = deliveries(owner);
+  ASSERT_EQ(got.size(), 256u);  // listed from the store in several reads
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].message_id, i + 1);
+  std::vector<wire::MessageId> first(100);
+  for (std::size_t i = 0; i < first.size(); ++i) first[i] = i + 1;
+  EXPECT_TRUE(is_ok(call(owner, owner.codec.ack_many(q.recipient_id, first).value())));
+  got = deliveries(owner);
+  ASSERT_EQ(got.size(), 44u);
+  EXPECT_EQ(got.front().message_id, 257u);
+  EXPECT_EQ(got.back().message_id, 300u);
+}
+
 TEST_F(RelayServiceTest, AckManyDeletesSeveralSkipsTheGoneAndRefillsTheWindow) {
   RelayConfig config;
   config.push_window = 3;
