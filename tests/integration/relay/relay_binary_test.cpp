@@ -128,6 +128,51 @@ TEST_F(RelayBinaryTest, DepositSubscribePushAckEndToEnd) {
   EXPECT_EQ(log.find(to_hex(key.public_key.view())), std::string::npos);
 }
 
+TEST(RelayConfigFile, PushWindowBytesBoundsWhatASubscriberIsSent) {
+  TempDir dir("bc-relay-window");
+  auto relay = RelayProcess::start(dir.path() / "data", "push_window_bytes = 1024\n");
+  ASSERT_TRUE(relay) << relay.error().message();
+  auto open = [&] {
+    auto conn = RelayConn::open((*relay)->options());
+    EXPECT_TRUE(conn) << conn.error().message();
+    if (conn) {
+      EXPECT_TRUE((*conn)->hello());
+    }
+    return conn ? std::move(*conn) : nullptr;
+  };
+  const auto key = owner_key();
+  auto owner = open();
+  auto sender = open();
+  ASSERT_NE(owner, nullptr);
+  ASSERT_NE(sender, nullptr);
+  const auto queue = owner->create_queue(key.public_key);
+  ASSERT_TRUE(queue) << queue.error().message();
+  for (std::uint64_t i = 1; i <= 2; ++i) {
+    ASSERT_TRUE(sender->deposit(queue->sender_id, envelope_with(i, 1024)));
+  }
+  ASSERT_TRUE(owner->subscribe(queue->recipient_id, key.private_key));
+  const auto first = owner->next_delivery();
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(sequence_of(first->envelope), 1u);
+  // 1 KiB is in flight: the second envelope waits for its acknowledgement.
+  auto deliveries = [&] {
+    const auto metrics = net::https_get((*relay)->options(), "/metrics");
+    EXPECT_TRUE(metrics) << metrics.error().message();
+    if (!metrics) return std::string();
+    const auto at = metrics->body.find("\nbc_relay_deliveries_total ");
+    return at == std::string::npos
+               ? std::string()
+               : metrics->body.substr(at + 27, metrics->body.find('\n', at + 1) - at - 27);
+  };
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(deliveries(), "1");
+  ASSERT_TRUE(owner->ack(queue->recipient_id, first->message_id));
+  const auto second = owner->next_delivery();
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(sequence_of(second->envelope), 2u);
+  EXPECT_EQ(deliveries(), "2");
+}
+
 TEST_F(RelayBinaryTest, WrongPinIsRefused) {
   auto options = relay_->options();
   options.fingerprint[0] ^= 0x01;
