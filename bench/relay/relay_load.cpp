@@ -24,6 +24,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -248,6 +249,10 @@ void subscribe(Conn& c, const Queue& q) {
 
 // ---- measurement ---------------------------------------------------------------------------
 
+// The systems measured, as the tables name them.
+constexpr const char* kRelaySystem = "backchannel-relay";
+constexpr const char* kRedisSystem = "redis (AOF, fsync always)";
+
 struct Outcome {
   std::string system;
   std::string load;
@@ -384,7 +389,7 @@ Outcome relay_run(const net::ClientOptions& options, int depositors, int window,
   });
   target.store(acked);
   consumer.join();
-  Outcome out{"backchannel-relay", load, elapsed, acked, std::move(sink.latencies)};
+  Outcome out{kRelaySystem, load, elapsed, acked, std::move(sink.latencies)};
   out.end_to_end_seconds = sink.end_to_end_seconds(start_ns, elapsed);
   if (sink.received.load() < acked) {
     std::fprintf(stderr, "relay_load: consumer saw %llu of %llu\n",
@@ -444,7 +449,7 @@ Outcome redis_run(std::uint16_t port, int depositors, int window, double seconds
   });
   target.store(acked);
   consumer.join();
-  Outcome out{"redis (AOF, fsync always)", load, elapsed, acked, std::move(sink.latencies)};
+  Outcome out{kRedisSystem, load, elapsed, acked, std::move(sink.latencies)};
   out.end_to_end_seconds = sink.end_to_end_seconds(start_ns, elapsed);
   return out;
 }
@@ -588,10 +593,10 @@ int main(int argc, char** argv) {
         "\n| load | system | median msgs/s end to end | median p99 ms | median server CPU "
         "us/msg |\n"
         "|---|---|---:|---:|---:|\n");
-    std::vector<std::pair<std::string, double>> medians;  // "load|system" -> msgs/s
+    std::vector<std::string> ratios;  // one line per load: the ratio of the two medians
     for (const auto& l : loads) {
-      for (const std::string& system :
-           {std::string("backchannel-relay"), std::string("redis (AOF, fsync always)")}) {
+      double relay_rate = 0;
+      for (const char* system : {kRelaySystem, kRedisSystem}) {
         std::vector<double> rate, p99, cpu;
         for (auto& o : outcomes) {
           if (o.load != l.name || o.system != system) continue;
@@ -600,18 +605,21 @@ int main(int argc, char** argv) {
           cpu.push_back(o.cpu_us_per_message());
         }
         if (rate.empty()) continue;
-        std::printf("| %s | %s | %.0f | %.2f | %.1f |\n", l.name.c_str(), system.c_str(),
-                    median(rate), median(p99), median(cpu));
-        medians.emplace_back(l.name + "|" + system, median(rate));
+        std::printf("| %s | %s | %.0f | %.2f | %.1f |\n", l.name.c_str(), system, median(rate),
+                    median(p99), median(cpu));
+        if (std::string_view(system) == kRelaySystem) {
+          relay_rate = median(rate);
+        } else {
+          char line[256];
+          std::snprintf(line, sizeof line, "| %s | %.2f |\n", l.name.c_str(),
+                        relay_rate / median(rate));
+          ratios.emplace_back(line);
+        }
       }
     }
-    if (with_redis) {
+    if (!ratios.empty()) {
       std::printf("\n| load | relay / redis, medians of msgs/s end to end |\n|---|---:|\n");
-      for (std::size_t i = 0; i + 1 < medians.size(); i += 2) {
-        const std::string& key = medians[i].first;
-        std::printf("| %s | %.2f |\n", key.substr(0, key.find('|')).c_str(),
-                    medians[i].second / medians[i + 1].second);
-      }
+      for (const std::string& line : ratios) std::printf("%s", line.c_str());
     }
   }
   std::fflush(stdout);

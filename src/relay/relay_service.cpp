@@ -799,6 +799,41 @@ class RelayServiceImpl final : public RelayCore {
         effect);
   }
 
+  // take_backlog lists what `sub` has not been pushed yet, kRefillChunk envelopes per store read,
+  // into `out` while the window has room, so that a refill holds at most one chunk beyond the
+  // window's own bytes. `exhausted`: the store holds nothing more for the subscription now.
+  Result<void> take_backlog(RelayStoreTxn& txn, const QueueId& recipient_id,
+                            const Subscription& sub, std::int64_t now,
+                            std::vector<store::StoredEnvelope>& out, bool& exhausted) const {
+    constexpr std::size_t kRefillChunk = 64;
+    std::size_t count = sub.in_flight.size();
+    std::uint64_t bytes = sub.in_flight_bytes;
+    wire::MessageId after = sub.delivered_up_to;
+    while (count < config_.push_window) {
+      const std::size_t ask = std::min<std::size_t>(kRefillChunk, config_.push_window - count);
+      Result<std::vector<store::StoredEnvelope>> list =
+          txn.list_envelopes(recipient_id, after, now - config_.message_ttl_ms, ask);
+      std::vector<store::StoredEnvelope> listed;
+      if (list) {
+        listed = std::move(list).value();
+      } else if (list.error().code != Errc::kNotFound) {
+        return fail(std::move(list).error());
+      }
+      for (store::StoredEnvelope& env : listed) {
+        if (!fits(count, bytes, env.body.size())) return ok();  // listed again after an ack
+        ++count;
+        bytes += env.body.size();
+        after = env.message_id;
+        out.push_back(std::move(env));
+      }
+      if (listed.size() < ask) {
+        exhausted = true;
+        return ok();
+      }
+    }
+    return ok();
+  }
+
   // refill_subscriptions pushes stored envelopes to subscriptions with room in their window.
   void refill_subscriptions(const std::set<QueueId>& refill, std::int64_t now) {
     if (refill.empty()) return;
@@ -816,39 +851,9 @@ class RelayServiceImpl final : public RelayCore {
       work.push_back({id, {}, false, std::nullopt});
     }
     if (work.empty()) return;
-    // Envelopes are listed kRefillChunk at a time and taken while the window has room, so a
-    // refill holds at most one chunk beyond the window's own bytes.
-    constexpr std::size_t kRefillChunk = 64;
     Result<void> r = store_->read([&](RelayStoreTxn& txn) -> Result<void> {
       for (Pending& p : work) {
-        const Subscription& sub = subs_.at(p.id);
-        std::size_t count = sub.in_flight.size();
-        std::uint64_t bytes = sub.in_flight_bytes;
-        wire::MessageId after = sub.delivered_up_to;
-        bool full = false;
-        while (!full && !p.exhausted) {
-          if (count >= config_.push_window) break;
-          const std::size_t ask = std::min<std::size_t>(kRefillChunk, config_.push_window - count);
-          std::vector<store::StoredEnvelope> listed;
-          Result<std::vector<store::StoredEnvelope>> list =
-              txn.list_envelopes(p.id, after, now - config_.message_ttl_ms, ask);
-          if (list) {
-            listed = std::move(list).value();
-          } else if (list.error().code != Errc::kNotFound) {
-            return fail(std::move(list).error());
-          }
-          for (store::StoredEnvelope& env : listed) {
-            if (!fits(count, bytes, env.body.size())) {
-              full = true;  // the rest is listed again after the next ack
-              break;
-            }
-            ++count;
-            bytes += env.body.size();
-            after = env.message_id;
-            p.envelopes.push_back(std::move(env));
-          }
-          if (!full && listed.size() < ask) p.exhausted = true;
-        }
+        BC_TRY(take_backlog(txn, p.id, subs_.at(p.id), now, p.envelopes, p.exhausted));
         const bool unsigned_envelope = std::any_of(
             p.envelopes.begin(), p.envelopes.end(),
             [](const auto& env) { return env.receipt_signature.size() != wire::kSignatureSize; });
