@@ -193,6 +193,9 @@ json receipts_json(const std::vector<client::ReceiptInfo>& receipts) {
                    {"relay_time", r.relay_time_ms},
                    {"envelope_sha256", r.envelope_hash_hex},
                    {"signature", r.signature_hex},
+                   {"batch_size", r.batch_size},
+                   {"batch_index", r.batch_index},
+                   {"batch_path", r.batch_path_hex},
                    {"direction", r.direction}});
   }
   return arr;

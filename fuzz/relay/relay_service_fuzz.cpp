@@ -14,6 +14,7 @@
 #include "crypto/hash.hpp"
 #include "crypto/random.hpp"
 #include "protocol/receipt.hpp"
+#include "protocol/receipt_proof.hpp"
 #include "relay/relay.hpp"
 #include "wire/relay_frames.hpp"
 
@@ -34,8 +35,8 @@ class CheckingOutbox final : public relay::Outbox {
     if (auto* d = std::get_if<wire::Delivery>(&decoded->message)) {
       for (const wire::QueueCreated& q : queues) {
         if (q.recipient_id != d->recipient_id) continue;
-        const protocol::Receipt receipt{q.sender_id, crypto::sha256(d->envelope), d->message_id,
-                                        d->relay_time_ms, d->signature};
+        const protocol::Receipt receipt = protocol::receipt_with_proof(
+            q.sender_id, crypto::sha256(d->envelope), d->message_id, d->relay_time_ms, d->proof);
         if (!protocol::verify_receipt(relay_key, receipt)) std::abort();  // a bad receipt
       }
     }

@@ -64,8 +64,14 @@ struct ReceiptInfo {
   std::uint64_t seq = 0;
   std::int64_t relay_time_ms = 0;
   std::string envelope_hash_hex;  // SHA-256 of the envelope
-  std::string signature_hex;      // the relay's Ed25519 signature
+  std::string signature_hex;      // the relay's Ed25519 signature (over its batch's root)
   std::string direction;          // "deposit" | "delivery"
+  // The receipt's place in the batch the relay signed at once: how many receipts, which one, and
+  // the Merkle path up to the root (64 hex digits per hash). batch_size 0: a receipt the relay
+  // signed on its own (relays before batch signing), with no path.
+  std::uint32_t batch_size = 0;
+  std::uint32_t batch_index = 0;
+  std::string batch_path_hex;
 };
 
 // MessageInfo is one message of a conversation.

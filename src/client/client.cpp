@@ -2292,6 +2292,14 @@ Result<void> attach_receipts(Client::Impl& impl, const ContactRecord& c, Transcr
       r.relay_time_ms = info.relay_time_ms;
       std::copy(hash->begin(), hash->end(), r.envelope_hash.begin());
       std::copy(signature->begin(), signature->end(), r.signature.begin());
+      r.batch_size = info.batch_size;
+      r.batch_index = info.batch_index;
+      auto path = from_hex(info.batch_path_hex);
+      if (!path || path->size() % 32 != 0) continue;
+      for (std::size_t at = 0; at < path->size(); at += 32) {
+        auto& node = r.batch_path.emplace_back();
+        std::copy_n(path->begin() + static_cast<std::ptrdiff_t>(at), 32, node.begin());
+      }
       f.receipts.push_back(std::move(r));
     }
   }

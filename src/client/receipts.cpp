@@ -3,23 +3,28 @@
 #include "client/record.hpp"
 #include "crypto/hash.hpp"
 #include "protocol/receipt.hpp"
+#include "protocol/receipt_proof.hpp"
 
 namespace bc::client {
 namespace {
 
-constexpr std::uint8_t kReceiptRecordVersion = 1;
+// Version 2 added the receipt's batch (size, index, path); version 1 records are read as receipts
+// signed on their own.
+constexpr std::uint8_t kReceiptRecordVersion = 2;
 constexpr char kKeySeparator = '\x1e';
 
 Bytes encode_receipt(const ReceiptInfo& r) {
   RecordWriter w;
   w.u8(kReceiptRecordVersion).str(r.relay_url).u64(r.seq).i64(r.relay_time_ms);
   w.str(r.envelope_hash_hex).str(r.signature_hex).str(r.direction);
+  w.u32(r.batch_size).u32(r.batch_index).str(r.batch_path_hex);
   return w.take();
 }
 
 Result<ReceiptInfo> decode_receipt(ByteView bytes) {
   RecordReader r(bytes);
-  if (r.u8() != kReceiptRecordVersion) {
+  const std::uint8_t version = r.u8();
+  if (version != 1 && version != kReceiptRecordVersion) {
     return fail(Errc::kUnsupportedVersion, "receipt record version");
   }
   ReceiptInfo out;
@@ -29,6 +34,11 @@ Result<ReceiptInfo> decode_receipt(ByteView bytes) {
   out.envelope_hash_hex = r.str(64);
   out.signature_hex = r.str(128);
   out.direction = r.str(16);
+  if (version == kReceiptRecordVersion) {
+    out.batch_size = r.u32();
+    out.batch_index = r.u32();
+    out.batch_path_hex = r.str(2 * 32 * protocol::kMaxReceiptPath);
+  }
   BC_TRY(r.finish("receipt record"));
   return out;
 }
@@ -42,6 +52,11 @@ CheckedReceipt check(const std::string& relay_url, const crypto::Ed25519PublicKe
   out.info.envelope_hash_hex = to_hex(receipt.envelope_hash);
   out.info.signature_hex = to_hex(receipt.signature);
   out.info.direction = direction;
+  if (receipt.batch) {
+    out.info.batch_size = receipt.batch->size;
+    out.info.batch_index = receipt.batch->index;
+    for (const auto& hash : receipt.batch->path) out.info.batch_path_hex += to_hex(hash);
+  }
   Result<void> verified = protocol::verify_receipt(relay_key, receipt);
   out.valid = verified.has_value();
   if (!out.valid) out.problem = verified.error().detail;
@@ -54,8 +69,8 @@ CheckedReceipt check_deposit_receipt(const std::string& relay_url,
                                      const crypto::Ed25519PublicKey& relay_key,
                                      const wire::QueueId& sender_id, ByteView envelope,
                                      const wire::DepositReceipt& receipt) {
-  protocol::Receipt r{sender_id, receipt.envelope_hash, receipt.message_id, receipt.relay_time_ms,
-                      receipt.signature};
+  const protocol::Receipt r = protocol::receipt_with_proof(
+      sender_id, receipt.envelope_hash, receipt.message_id, receipt.relay_time_ms, receipt.proof);
   // The relay states the hash; it must be that of what we sent, or it vouches for another envelope.
   if (r.envelope_hash != crypto::sha256(envelope)) {
     CheckedReceipt out = check(relay_url, relay_key, r, "deposit");
@@ -70,8 +85,9 @@ CheckedReceipt check_delivery_receipt(const std::string& relay_url,
                                       const crypto::Ed25519PublicKey& relay_key,
                                       const wire::QueueId& sender_id,
                                       const wire::Delivery& delivery) {
-  protocol::Receipt r{sender_id, crypto::sha256(delivery.envelope), delivery.message_id,
-                      delivery.relay_time_ms, delivery.signature};
+  const protocol::Receipt r =
+      protocol::receipt_with_proof(sender_id, crypto::sha256(delivery.envelope),
+                                   delivery.message_id, delivery.relay_time_ms, delivery.proof);
   return check(relay_url, relay_key, r, "delivery");
 }
 

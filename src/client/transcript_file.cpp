@@ -15,7 +15,8 @@ namespace {
 
 constexpr std::string_view kArmorLabel = "TRANSCRIPT";
 constexpr std::string_view kMagic = "BCTX";
-constexpr std::uint8_t kFileVersion = 1;
+// Version 2 added each receipt's batch (size, index, path); version 1 files are still read.
+constexpr std::uint8_t kFileVersion = 2;
 constexpr std::size_t kIdentitySize = 33;
 // kMaxEntries bounds what a file can make the checker hold.
 constexpr std::uint32_t kMaxEntries = 1'000'000;
@@ -117,6 +118,8 @@ std::string encode_transcript_file(const TranscriptFile& file) {
   for (const FileReceipt& r : file.receipts) {
     w.u32(r.entry).str(r.relay_url).bytes(r.relay_key).bytes(r.sender_id).u64(r.seq);
     w.i64(r.relay_time_ms).bytes(r.envelope_hash).bytes(r.signature);
+    w.u32(r.batch_size).u32(r.batch_index).u32(static_cast<std::uint32_t>(r.batch_path.size()));
+    for (const auto& hash : r.batch_path) w.bytes(hash);
   }
   Bytes content = to_bytes(as_bytes(kMagic));
   content.push_back(kFileVersion);
@@ -131,7 +134,8 @@ Result<TranscriptFile> decode_transcript_file(std::string_view text) {
   if (content->size() < header || !std::equal(kMagic.begin(), kMagic.end(), content->begin())) {
     return fail(Errc::kMalformed, "not a Backchannel transcript");
   }
-  if ((*content)[kMagic.size()] != kFileVersion) {
+  const std::uint8_t version = (*content)[kMagic.size()];
+  if (version != 1 && version != kFileVersion) {
     return fail(Errc::kUnsupportedVersion, "unsupported transcript file version");
   }
   RecordReader r(ByteView(*content).subspan(header));
@@ -162,6 +166,15 @@ Result<TranscriptFile> decode_transcript_file(std::string_view text) {
     x.relay_time_ms = r.i64();
     x.envelope_hash = r.fixed<32>();
     x.signature = r.fixed<64>();
+    if (version == kFileVersion) {
+      x.batch_size = r.u32();
+      x.batch_index = r.u32();
+      const std::uint32_t path = r.u32();
+      if (path > protocol::kMaxReceiptPath) {
+        return fail(Errc::kMalformed, "the transcript is damaged (receipt path too long)");
+      }
+      for (std::uint32_t k = 0; k < path; ++k) x.batch_path.push_back(r.fixed<32>());
+    }
     if (x.entry >= f.entries.size()) {
       return fail(Errc::kMalformed, "the transcript is damaged (receipt for no entry)");
     }
@@ -201,6 +214,14 @@ TranscriptCheck check_transcript(const TranscriptFile& file) {
     receipt.seq = r.seq;
     receipt.relay_time_ms = r.relay_time_ms;
     receipt.signature = r.signature;
+    if (r.batch_size != 0) {
+      receipt.batch = protocol::ReceiptBatch{
+          r.batch_size, r.batch_index,
+          std::vector<crypto::Sha256Digest>(r.batch_path.begin(), r.batch_path.end())};
+    } else if (!r.batch_path.empty()) {
+      c.findings.push_back(what + " does not verify");
+      continue;
+    }
     crypto::Ed25519PublicKey key;
     key.bytes = r.relay_key;
     if (!protocol::verify_receipt(key, receipt)) {

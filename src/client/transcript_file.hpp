@@ -26,6 +26,11 @@ struct FileReceipt {
   std::int64_t relay_time_ms = 0;
   std::array<std::uint8_t, 32> envelope_hash{};
   std::array<std::uint8_t, 64> signature{};
+  // The receipt's place in the batch the relay signed (protocol/receipt.hpp); batch_size 0: a
+  // receipt signed on its own, with no path.
+  std::uint32_t batch_size = 0;
+  std::uint32_t batch_index = 0;
+  std::vector<std::array<std::uint8_t, 32>> batch_path;
 };
 
 // TranscriptFile is what an export holds.

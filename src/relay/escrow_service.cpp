@@ -36,12 +36,8 @@ bool closed(const EscrowRecord& e, std::int64_t now_ms) {
 
 EscrowService::EscrowService(const EscrowLimits& limits,
                              const crypto::Ed25519PrivateKey& signing_key, RandomFill random,
-                             SignReceipt sign_receipt, std::uint64_t held)
-    : limits_(limits),
-      signing_key_(signing_key),
-      random_(std::move(random)),
-      sign_receipt_(std::move(sign_receipt)),
-      held_(held) {}
+                             std::uint64_t held)
+    : limits_(limits), signing_key_(signing_key), random_(std::move(random)), held_(held) {}
 
 void EscrowService::begin_batch() {
   batch_opened_ = 0;
@@ -165,19 +161,14 @@ Result<EscrowOutcome> EscrowService::release(store::RelayStoreTxn& txn, EscrowRe
   for (const Leg& leg : legs) {
     // Both queues were checked above; a refusal now would leave one leg appended, so it dooms
     // the transaction instead (nothing of it is kept).
-    wire::Signature signature{};
-    Result<store::AppendedEnvelope> appended = txn.append_envelope(
-        *leg.sender_id, *leg.body, now_ms,
-        [&](store::RelayMessageId id) -> std::optional<store::ReceiptSignature> {
-          signature = sign_receipt_(*leg.sender_id, *leg.body, id, now_ms);
-          return signature;
-        });
+    Result<store::AppendedEnvelope> appended =
+        txn.append_envelope(*leg.sender_id, *leg.body, now_ms, store::kNoReceiptSignature);
     if (!appended) {
       if (doomed(appended.error())) return fail(std::move(appended).error());
       return fail(Errc::kInternal, "escrow release: a checked queue refused the envelope");
     }
-    out.released.push_back(
-        EscrowRelease{appended->recipient_id, appended->message_id, now_ms, *leg.body, signature});
+    out.released.push_back(EscrowRelease{
+        *leg.sender_id, appended->recipient_id, appended->message_id, now_ms, *leg.body, {}});
   }
   out.reply = wire::EscrowDeposited{depositor_hash};
   record.phase = EscrowPhase::kReleased;

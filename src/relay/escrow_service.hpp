@@ -26,14 +26,16 @@ struct EscrowLimits {
   std::uint64_t max_escrows = 0;     // exchanges held at once, relay-wide
 };
 
-// EscrowRelease is one deposit the release appended to a queue as an ordinary envelope, stored
-// with its receipt signature exactly as a deposit is.
+// EscrowRelease is one deposit the release appended to a queue as an ordinary envelope. Its
+// receipt is signed with the rest of the batch's, as a deposit's is (the relay service fills in
+// `proof` once the batch has committed).
 struct EscrowRelease {
+  wire::QueueId sender_id{};
   wire::QueueId recipient_id{};
   wire::MessageId message_id = 0;
   std::int64_t received_ms = 0;
   Bytes body;
-  wire::Signature receipt_signature{};
+  wire::ReceiptProof proof;
 };
 
 // EscrowOutcome is what one escrow request did: the reply, and the two envelopes it appended when
@@ -49,15 +51,10 @@ struct EscrowOutcome {
 class EscrowService {
  public:
   using RandomFill = std::function<void(std::span<std::uint8_t>)>;
-  // SignReceipt signs the relay's receipt of an envelope appended to the queue named by
-  // `sender_id` (the relay service holds the receipt code; docs/relay-protocol.md, "Receipts").
-  using SignReceipt =
-      std::function<wire::Signature(const wire::QueueId& sender_id, ByteView envelope,
-                                    wire::MessageId message_id, std::int64_t received_ms)>;
 
   // `signing_key` must outlive the service; `held` is the number of exchanges in the store.
   EscrowService(const EscrowLimits& limits, const crypto::Ed25519PrivateKey& signing_key,
-                RandomFill random, SignReceipt sign_receipt, std::uint64_t held);
+                RandomFill random, std::uint64_t held);
 
   // begin_batch forgets the counts of a batch that did not commit; commit_batch applies them.
   void begin_batch();
@@ -107,7 +104,6 @@ class EscrowService {
   EscrowLimits limits_;
   const crypto::Ed25519PrivateKey& signing_key_;
   RandomFill random_;
-  SignReceipt sign_receipt_;
   // Read by the metrics from other threads.
   std::atomic<std::uint64_t> held_{0};
   std::atomic<std::uint64_t> released_total_{0};

@@ -23,6 +23,7 @@
 #include "crypto/ed25519.hpp"
 #include "crypto/hash.hpp"
 #include "protocol/receipt.hpp"
+#include "protocol/receipt_proof.hpp"
 #include "relay/escrow_service.hpp"
 #include "relay/relay.hpp"
 #include "wire/relay_frames.hpp"
@@ -35,9 +36,6 @@ using store::RelayStoreTxn;
 using store::RelayUsage;
 using wire::QueueId;
 using wire::RelayErrorCode;
-
-// A receipt's signature goes to the store as it is (RelayStoreTxn::append_envelope).
-static_assert(std::is_same_v<wire::Signature, store::ReceiptSignature>);
 
 // Histogram is a Prometheus histogram with fixed upper bounds.
 class Histogram {
@@ -109,12 +107,13 @@ struct NoEffect {};
 struct SubscribedEffect {
   QueueId recipient_id;
 };
+// DepositedEffect: `proof` is filled in when the batch's receipts are signed (sign_receipts).
 struct DepositedEffect {
   QueueId recipient_id;
   wire::MessageId message_id;
   std::int64_t received_ms;
   const Bytes* body;  // points into the batch's Op
-  wire::Signature signature{};
+  wire::ReceiptProof proof;
 };
 // AckedEffect: an ack or ack_many; `ids` are all it named, `deleted` / `bytes` what it removed.
 struct AckedEffect {
@@ -174,10 +173,6 @@ class RelayServiceImpl final : public RelayCore {
             [this](std::span<std::uint8_t> out) {
               std::lock_guard rng_lock(rng_mu_);
               rng_.fill(out);
-            },
-            [this](const QueueId& sender_id, ByteView envelope, wire::MessageId message_id,
-                   std::int64_t received_ms) {
-              return make_receipt(sender_id, envelope, message_id, received_ms).signature;
             },
             stats.escrows),
         fsync_seconds_({0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0}),
@@ -499,15 +494,10 @@ class RelayServiceImpl final : public RelayCore {
               out.reply = wire::Ok{};
               out.effect = SubscribedEffect{m.recipient_id};
             } else if constexpr (std::is_same_v<T, wire::Deposit>) {
-              // The receipt is signed for the message id the store assigns and stored with the
-              // envelope: CPU work inside the batch's transaction, no extra statement or fsync.
-              wire::DepositReceipt receipt;
-              Result<store::AppendedEnvelope> appended = txn.append_envelope(
-                  m.sender_id, m.envelope, now,
-                  [&](store::RelayMessageId id) -> std::optional<store::ReceiptSignature> {
-                    receipt = make_receipt(m.sender_id, op.envelope_hash, id, now);
-                    return receipt.signature;
-                  });
+              // The receipt is signed with the whole batch's once it has committed
+              // (sign_receipts): one signature per batch, not per deposit.
+              Result<store::AppendedEnvelope> appended =
+                  txn.append_envelope(m.sender_id, m.envelope, now, store::kNoReceiptSignature);
               if (!appended) {
                 if (doomed(appended.error())) return fail(std::move(appended).error());
                 out.reply = error_reply(appended.error().code == Errc::kLimitExceeded
@@ -516,9 +506,9 @@ class RelayServiceImpl final : public RelayCore {
                 out.effect = DepositedEffect{{}, 0, 0, nullptr, {}};
                 return ok();
               }
-              out.reply = receipt;
-              out.effect = DepositedEffect{appended->recipient_id, appended->message_id, now,
-                                           &m.envelope, receipt.signature};
+              out.reply = wire::DepositReceipt{appended->message_id, now, op.envelope_hash, {}};
+              out.effect = DepositedEffect{
+                  appended->recipient_id, appended->message_id, now, &m.envelope, {}};
             } else if constexpr (std::is_same_v<T, wire::Ack>) {
               if (!subscribed_here(op.connection, m.recipient_id, pending_subs)) {
                 out.reply = error_reply(RelayErrorCode::kNotSubscribed);
@@ -650,6 +640,7 @@ class RelayServiceImpl final : public RelayCore {
       outcomes.assign(batch.size(), Outcome{});
     }
     if (outcomes.size() != batch.size()) outcomes.assign(batch.size(), Outcome{});
+    if (committed) sign_receipts(batch, outcomes);
 
     std::set<QueueId> refill;
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -705,32 +696,69 @@ class RelayServiceImpl final : public RelayCore {
   }
 
   void push(const QueueId& recipient_id, Subscription& sub, wire::MessageId message_id,
-            std::int64_t received_ms, const wire::Signature& signature, const Bytes& body) {
+            std::int64_t received_ms, const wire::ReceiptProof& proof, const Bytes& body) {
     sub.delivered_up_to = message_id;
     if (sub.in_flight.emplace(message_id, body.size()).second) sub.in_flight_bytes += body.size();
     deliveries_.fetch_add(1);
-    send(sub.connection, 0, wire::Delivery{recipient_id, message_id, received_ms, signature, body});
+    send(sub.connection, 0, wire::Delivery{recipient_id, message_id, received_ms, proof, body});
   }
 
-  // make_receipt signs the relay's receipt for an envelope stored in the queue named by
-  // `sender_id` (see protocol/receipt.hpp); the same bytes go to the depositor and the recipient.
-  wire::DepositReceipt make_receipt(const QueueId& sender_id, ByteView envelope,
-                                    wire::MessageId message_id, std::int64_t received_ms) const {
-    return make_receipt(sender_id, crypto::sha256(envelope), message_id, received_ms);
-  }
-  wire::DepositReceipt make_receipt(const QueueId& sender_id,
-                                    const crypto::Sha256Digest& envelope_hash,
-                                    wire::MessageId message_id, std::int64_t received_ms) const {
+  // ToSign is one receipt of a batch and where its proof goes once signed.
+  struct ToSign {
     protocol::Receipt receipt;
-    receipt.sender_id = sender_id;
-    receipt.envelope_hash = envelope_hash;
-    receipt.seq = message_id;
-    receipt.relay_time_ms = received_ms;
-    Result<protocol::Receipt> signed_receipt =
-        protocol::sign_receipt(receipt, signing_key_.private_key);
-    BC_CHECK(signed_receipt.has_value());  // message ids start at 1; relay times are never < 0
-    return wire::DepositReceipt{message_id, received_ms, receipt.envelope_hash,
-                                signed_receipt->signature};
+    wire::ReceiptProof* effect = nullptr;
+    wire::ReceiptProof* reply = nullptr;  // a deposit's receipt also answers the depositor
+  };
+
+  // sign_all signs every receipt in `work` as one batch: one Ed25519 signature over the root of
+  // their Merkle tree per kMaxReceiptBatch receipts (protocol/receipt.hpp), and each one's path.
+  void sign_all(std::vector<ToSign>& work) const {
+    std::vector<protocol::Receipt> receipts;
+    for (std::size_t at = 0; at < work.size(); at += wire::kMaxReceiptBatch) {
+      const std::size_t end = std::min<std::size_t>(work.size(), at + wire::kMaxReceiptBatch);
+      receipts.clear();
+      for (std::size_t i = at; i < end; ++i) receipts.push_back(work[i].receipt);
+      // Message ids start at 1 and relay times are never negative: signing cannot fail.
+      BC_CHECK(protocol::sign_receipts(receipts, signing_key_.private_key).has_value());
+      for (std::size_t i = at; i < end; ++i) {
+        wire::ReceiptProof proof = protocol::proof_of(receipts[i - at]);
+        if (work[i].reply != nullptr) *work[i].reply = proof;
+        *work[i].effect = std::move(proof);
+      }
+    }
+  }
+
+  // sign_receipts signs the receipts of every envelope the committed batch appended: deposits
+  // (answering the depositor and, through the effect, the subscribed owner) and escrow releases.
+  void sign_receipts(std::vector<Op>& batch, std::vector<Outcome>& outcomes) const {
+    std::vector<ToSign> work;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      Outcome& out = outcomes[i];
+      if (auto* e = std::get_if<DepositedEffect>(&out.effect); e != nullptr && e->body) {
+        const auto& deposit = std::get<wire::Deposit>(batch[i].request);
+        auto& reply = std::get<wire::DepositReceipt>(*out.reply);
+        work.push_back({{deposit.sender_id,
+                         batch[i].envelope_hash,
+                         e->message_id,
+                         e->received_ms,
+                         std::nullopt,
+                         {}},
+                        &e->proof,
+                        &reply.proof});
+      } else if (auto* r = std::get_if<EscrowReleasedEffect>(&out.effect)) {
+        for (EscrowRelease& released : r->released) {
+          work.push_back({{released.sender_id,
+                           crypto::sha256(released.body),
+                           released.message_id,
+                           released.received_ms,
+                           std::nullopt,
+                           {}},
+                          &released.proof,
+                          nullptr});
+        }
+      }
+    }
+    if (!work.empty()) sign_all(work);
   }
 
   void apply_effect(ConnectionId connection, const Effect& effect, std::set<QueueId>& refill) {
@@ -759,7 +787,7 @@ class RelayServiceImpl final : public RelayCore {
             Subscription& sub = it->second;
             if (e.message_id <= sub.delivered_up_to) return;  // already pushed by a refill
             if (!sub.backlog && has_room(sub, e.body->size())) {
-              push(e.recipient_id, sub, e.message_id, e.received_ms, e.signature, *e.body);
+              push(e.recipient_id, sub, e.message_id, e.received_ms, e.proof, *e.body);
             } else {
               sub.backlog = true;
             }
@@ -789,10 +817,10 @@ class RelayServiceImpl final : public RelayCore {
             // Released envelopes are ordinary deposits from here on: counted, pushed to a
             // subscribed owner within its window, or left for the next refill.
             for (const EscrowRelease& r : e.released) {
-              apply_effect(connection,
-                           DepositedEffect{r.recipient_id, r.message_id, r.received_ms, &r.body,
-                                           r.receipt_signature},
-                           refill);
+              apply_effect(
+                  connection,
+                  DepositedEffect{r.recipient_id, r.message_id, r.received_ms, &r.body, r.proof},
+                  refill);
             }
           }
         },
@@ -840,28 +868,25 @@ class RelayServiceImpl final : public RelayCore {
     struct Pending {
       QueueId id;
       std::vector<store::StoredEnvelope> envelopes;  // in order, all within the window
-      bool exhausted = false;            // the store holds nothing more for this subscription now
-      std::optional<QueueId> sender_id;  // looked up when an envelope has no stored receipt
+      std::vector<wire::ReceiptProof> proofs;        // one per envelope, once signed
+      bool exhausted = false;  // the store holds nothing more for this subscription now
+      QueueId sender_id{};     // names the queue in its receipts
     };
     std::vector<Pending> work;
     for (const QueueId& id : refill) {
       auto it = subs_.find(id);
       if (it == subs_.end() || !it->second.backlog) continue;
       if (!has_room(it->second, 0)) continue;
-      work.push_back({id, {}, false, std::nullopt});
+      work.push_back({id, {}, {}, false, {}});
     }
     if (work.empty()) return;
     Result<void> r = store_->read([&](RelayStoreTxn& txn) -> Result<void> {
       for (Pending& p : work) {
         BC_TRY(take_backlog(txn, p.id, subs_.at(p.id), now, p.envelopes, p.exhausted));
-        const bool unsigned_envelope = std::any_of(
-            p.envelopes.begin(), p.envelopes.end(),
-            [](const auto& env) { return env.receipt_signature.size() != wire::kSignatureSize; });
-        if (unsigned_envelope) {
-          Result<store::RelayQueueRecord> q = txn.find_queue(p.id);
-          if (!q) return fail(std::move(q).error());
-          p.sender_id = q->sender_id;
-        }
+        if (p.envelopes.empty()) continue;
+        Result<store::RelayQueueRecord> q = txn.find_queue(p.id);
+        if (!q) return fail(std::move(q).error());
+        p.sender_id = q->sender_id;
       }
       return ok();
     });
@@ -871,20 +896,30 @@ class RelayServiceImpl final : public RelayCore {
                    r.error().message().c_str());
       return;  // the backlog flag stays set: the next ack or subscribe retries
     }
+    // The receipts of everything this refill pushes are signed as one batch. They state what
+    // the depositor's receipt stated (queue, envelope hash, message id, time), under another root.
+    std::vector<ToSign> to_sign;
+    for (Pending& p : work) {
+      p.proofs.resize(p.envelopes.size());
+      for (std::size_t i = 0; i < p.envelopes.size(); ++i) {
+        const store::StoredEnvelope& env = p.envelopes[i];
+        to_sign.push_back({{p.sender_id,
+                            crypto::sha256(env.body),
+                            env.message_id,
+                            env.received_ms,
+                            std::nullopt,
+                            {}},
+                           &p.proofs[i],
+                           nullptr});
+      }
+    }
+    if (!to_sign.empty()) sign_all(to_sign);
     for (Pending& p : work) {
       auto it = subs_.find(p.id);
       if (it == subs_.end()) continue;
-      for (const store::StoredEnvelope& env : p.envelopes) {
-        // Envelopes stored without a receipt (before receipts existed, or placed by the relay
-        // itself) are signed now; Ed25519 is deterministic, so a later signing gives the same.
-        wire::Signature signature{};
-        if (env.receipt_signature.size() == signature.size()) {
-          std::copy(env.receipt_signature.begin(), env.receipt_signature.end(), signature.begin());
-        } else {
-          signature =
-              make_receipt(*p.sender_id, env.body, env.message_id, env.received_ms).signature;
-        }
-        push(p.id, it->second, env.message_id, env.received_ms, signature, env.body);
+      for (std::size_t i = 0; i < p.envelopes.size(); ++i) {
+        const store::StoredEnvelope& env = p.envelopes[i];
+        push(p.id, it->second, env.message_id, env.received_ms, p.proofs[i], env.body);
       }
       if (p.exhausted) it->second.backlog = false;
     }

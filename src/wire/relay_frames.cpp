@@ -161,6 +161,42 @@ bool known_error_code(std::uint16_t code) {
          code <= static_cast<std::uint16_t>(RelayErrorCode::kEscrowSameQueue);
 }
 
+// read_proof reads a ReceiptProof: batch_size u32 (1..kMaxReceiptBatch), batch_index u32
+// (< batch_size), path_count u8 (exactly receipt_path_size), the path, the signature.
+Result<ReceiptProof> read_proof(Reader& r) {
+  ReceiptProof out;
+  BC_ASSIGN_OR_RETURN(out.batch_size, r.u32());
+  BC_ASSIGN_OR_RETURN(out.batch_index, r.u32());
+  if (out.batch_size == 0 || out.batch_size > kMaxReceiptBatch ||
+      out.batch_index >= out.batch_size) {
+    return fail(Errc::kMalformed, "relay frame: receipt outside its batch");
+  }
+  BC_ASSIGN_OR_RETURN(std::uint8_t count, r.u8());
+  if (count != receipt_path_size(out.batch_index, out.batch_size)) {
+    return fail(Errc::kMalformed, "relay frame: receipt path does not fit its batch");
+  }
+  out.path.reserve(count);
+  for (std::uint8_t i = 0; i < count; ++i) {
+    BC_ASSIGN_OR_RETURN(auto hash, r.fixed<32>());
+    out.path.push_back(hash);
+  }
+  BC_ASSIGN_OR_RETURN(out.signature, r.fixed<kSignatureSize>());
+  return out;
+}
+
+Result<void> write_proof(Writer& w, const ReceiptProof& p) {
+  if (p.batch_size == 0 || p.batch_size > kMaxReceiptBatch || p.batch_index >= p.batch_size ||
+      p.path.size() != receipt_path_size(p.batch_index, p.batch_size)) {
+    return fail(Errc::kMalformed, "relay frame: receipt path does not fit its batch");
+  }
+  w.u32(p.batch_size);
+  w.u32(p.batch_index);
+  w.u8(static_cast<std::uint8_t>(p.path.size()));
+  for (const auto& hash : p.path) w.raw(hash);
+  w.raw(p.signature);
+  return ok();
+}
+
 // Request-id rule: pushes carry 0, errors may carry 0 (unreadable frame), all else non-zero.
 Result<void> check_request_id(FrameType type, RequestId id) {
   if (type == FrameType::kDelivery) {
@@ -317,7 +353,7 @@ Result<RelayMessage> decode_body(FrameType type, Reader& r) {
         return fail(Errc::kMalformed, "relay frame: negative relay time");
       }
       out.relay_time_ms = static_cast<std::int64_t>(t);
-      BC_ASSIGN_OR_RETURN(out.signature, r.fixed<kSignatureSize>());
+      BC_ASSIGN_OR_RETURN(out.proof, read_proof(r));
       BC_ASSIGN_OR_RETURN(out.envelope, r.envelope());
       return RelayMessage{std::move(out)};
     }
@@ -326,8 +362,8 @@ Result<RelayMessage> decode_body(FrameType type, Reader& r) {
       BC_ASSIGN_OR_RETURN(out.message_id, r.u64());
       BC_ASSIGN_OR_RETURN(out.relay_time_ms, r.time("relay time"));
       BC_ASSIGN_OR_RETURN(out.envelope_hash, r.fixed<32>());
-      BC_ASSIGN_OR_RETURN(out.signature, r.fixed<kSignatureSize>());
-      return RelayMessage{out};
+      BC_ASSIGN_OR_RETURN(out.proof, read_proof(r));
+      return RelayMessage{std::move(out)};
     }
     case FrameType::kEscrowOpen: {
       EscrowOpen out;
@@ -584,8 +620,7 @@ Result<Bytes> encode_relay_frame(const RelayFrame& frame) {
           w.u64(m.message_id);
           w.u64(static_cast<std::uint64_t>(m.relay_time_ms));
           w.raw(m.envelope_hash);
-          w.raw(m.signature);
-          return ok();
+          return write_proof(w, m.proof);
         } else {
           static_assert(std::is_same_v<T, Delivery>);
           if (m.relay_time_ms < 0)
@@ -593,7 +628,7 @@ Result<Bytes> encode_relay_frame(const RelayFrame& frame) {
           w.raw(m.recipient_id);
           w.u64(m.message_id);
           w.u64(static_cast<std::uint64_t>(m.relay_time_ms));
-          w.raw(m.signature);
+          BC_TRY(write_proof(w, m.proof));
           return w.envelope(m.envelope);
         }
       },
@@ -602,6 +637,25 @@ Result<Bytes> encode_relay_frame(const RelayFrame& frame) {
   Bytes out = w.take();
   if (out.size() > kMaxRelayFrameSize) return fail(Errc::kLimitExceeded, "relay frame too large");
   return out;
+}
+
+std::size_t receipt_path_size(std::uint32_t index, std::uint32_t size) {
+  // The steps of RFC 9162's inclusion-proof check (2.1.3.2), counting instead of hashing.
+  std::uint32_t fn = index;
+  std::uint32_t sn = size - 1;
+  std::size_t count = 0;
+  while (sn != 0) {
+    if ((fn & 1) != 0 || fn == sn) {
+      while ((fn & 1) == 0 && fn != 0) {
+        fn >>= 1;
+        sn >>= 1;
+      }
+    }
+    fn >>= 1;
+    sn >>= 1;
+    ++count;
+  }
+  return count;
 }
 
 }  // namespace bc::wire

@@ -19,8 +19,8 @@
 namespace bc::wire {
 
 // kRelayProtocolVersion is the only frame version this codec reads and writes (version 2 added
-// the relay's signing key and receipts).
-inline constexpr std::uint8_t kRelayProtocolVersion = 2;
+// the relay's signing key and receipts; version 3 signs receipts per batch, with a Merkle path).
+inline constexpr std::uint8_t kRelayProtocolVersion = 3;
 // kRelayHeaderSize is version + type + request id.
 inline constexpr std::size_t kRelayHeaderSize = 6;
 // kQueueIdSize: sender and recipient ids are 128-bit random values.
@@ -47,8 +47,11 @@ inline constexpr std::size_t kExchangeIdSize = 16;
 inline constexpr std::size_t kEscrowTokenSize = 16;
 inline constexpr std::size_t kEscrowHashSize = 32;
 inline constexpr std::size_t kEscrowCertificateSize = 161;
+// kMaxReceiptPathSize bounds a receipt's Merkle path: a batch holds at most 2^16 receipts.
+inline constexpr std::size_t kMaxReceiptPathSize = 16;
+inline constexpr std::uint32_t kMaxReceiptBatch = std::uint32_t{1} << kMaxReceiptPathSize;
 // kMaxRelayFrameSize bounds every frame; the transport may reject larger messages unread.
-inline constexpr std::size_t kMaxRelayFrameSize = kMaxEnvelopeSize + 256;
+inline constexpr std::size_t kMaxRelayFrameSize = kMaxEnvelopeSize + 1024;
 
 using QueueId = std::array<std::uint8_t, kQueueIdSize>;
 using Challenge = std::array<std::uint8_t, kChallengeSize>;
@@ -206,26 +209,41 @@ struct BundleReply {
   std::optional<Bytes> one_time_prekey;
   friend bool operator==(const BundleReply&, const BundleReply&) = default;
 };
+// ReceiptProof is the relay's signature of a receipt: the receipt's place in the batch the relay
+// signed (size, index, Merkle path from the leaf up) and the one signature over the batch's root
+// (protocol/receipt.hpp). The codec admits only a path of the length RFC 9162 gives for the
+// index and size.
+struct ReceiptProof {
+  std::uint32_t batch_size = 1;
+  std::uint32_t batch_index = 0;
+  std::vector<std::array<std::uint8_t, 32>> path;
+  Signature signature{};
+  friend bool operator==(const ReceiptProof&, const ReceiptProof&) = default;
+};
+// receipt_path_size is the number of hashes in the path of receipt `index` of a batch of `size`
+// (index < size).
+[[nodiscard]] std::size_t receipt_path_size(std::uint32_t index, std::uint32_t size);
+
 // Delivery pushes one envelope to a subscribed owner (request id 0), in message-id order. The
-// message id is the queue's sequence number; signature is the relay's receipt signature over
-// (the queue's sender id, sha256(envelope), message_id, relay_time_ms), the same as the
-// depositor's DepositReceipt (see protocol/receipt.hpp).
+// message id is the queue's sequence number; the proof signs the relay's receipt of (the queue's
+// sender id, sha256(envelope), message_id, relay_time_ms), the same receipt the depositor got in
+// its DepositReceipt (see protocol/receipt.hpp), though perhaps from another batch.
 struct Delivery {
   QueueId recipient_id{};
   MessageId message_id = 0;
   std::int64_t relay_time_ms = 0;
-  Signature signature{};
+  ReceiptProof proof;
   Bytes envelope;
   friend bool operator==(const Delivery&, const Delivery&) = default;
 };
 // DepositReceipt answers Deposit once the envelope is stored durably: the queue's sequence number
 // given to it (consecutive from 1 per queue, never reused), the relay's receive time, the SHA-256
-// of the envelope and the relay's receipt signature (protocol/receipt.hpp).
+// of the envelope and the relay's signature of the receipt (protocol/receipt.hpp).
 struct DepositReceipt {
   MessageId message_id = 0;
   std::int64_t relay_time_ms = 0;
   std::array<std::uint8_t, 32> envelope_hash{};
-  Signature signature{};
+  ReceiptProof proof;
   friend bool operator==(const DepositReceipt&, const DepositReceipt&) = default;
 };
 

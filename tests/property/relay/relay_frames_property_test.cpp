@@ -31,6 +31,19 @@ Bytes gen_envelope() {
   return gen_bytes(bucket, bucket);
 }
 
+// gen_proof draws a batch (sizes up to the cap, small ones more often), an index in it and a path
+// of the length the batch's tree gives that index.
+ReceiptProof gen_proof() {
+  ReceiptProof p;
+  p.batch_size = *rc::gen::oneOf(rc::gen::inRange<std::uint32_t>(1, 70),
+                                 rc::gen::inRange<std::uint32_t>(1, kMaxReceiptBatch + 1));
+  p.batch_index = *rc::gen::inRange<std::uint32_t>(0, p.batch_size);
+  p.path.resize(receipt_path_size(p.batch_index, p.batch_size));
+  for (auto& hash : p.path) hash = gen_array<32>();
+  p.signature = gen_array<kSignatureSize>();
+  return p;
+}
+
 PrekeyBundle gen_bundle() {
   PrekeyBundle b;
   b.identity_key = gen_bytes(1, kMaxIdentityKeySize);
@@ -79,12 +92,12 @@ RelayFrame gen_frame() {
     case 13: {
       const auto t = *rc::gen::inRange<std::int64_t>(0, std::numeric_limits<std::int64_t>::max());
       return {id, DepositReceipt{*rc::gen::arbitrary<std::uint64_t>(), t, gen_array<32>(),
-                                 gen_array<kSignatureSize>()}};
+                                 gen_proof()}};
     }
     default: {
       const auto t = *rc::gen::inRange<std::int64_t>(0, std::numeric_limits<std::int64_t>::max());
       return {0, Delivery{gen_array<kQueueIdSize>(), *rc::gen::arbitrary<std::uint64_t>(), t,
-                          gen_array<kSignatureSize>(), gen_envelope()}};
+                          gen_proof(), gen_envelope()}};
     }
   }
 }

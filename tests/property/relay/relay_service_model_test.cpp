@@ -11,7 +11,9 @@
 #include <set>
 
 #include "crypto/ed25519.hpp"
+#include "crypto/hash.hpp"
 #include "crypto/random.hpp"
+#include "protocol/receipt_proof.hpp"
 #include "relay/relay.hpp"
 #include "relay/relay_client.hpp"
 
@@ -78,8 +80,10 @@ RC_GTEST_PROP(RelayServiceModel, PushesAreOrderedWindowedAndNothingIsLost, ()) {
   RelayConfig config;
   config.push_window = window;
   config.push_window_bytes = window_bytes;
-  auto made = make_relay_service(config, crypto::ed25519_generate(h.rng),
-                                 store::make_memory_relay_store(), h.outbox, h.clock, h.rng);
+  crypto::Ed25519KeyPair relay_key = crypto::ed25519_generate(h.rng);
+  const crypto::Ed25519PublicKey relay_public = relay_key.public_key;
+  auto made = make_relay_service(config, std::move(relay_key), store::make_memory_relay_store(),
+                                 h.outbox, h.clock, h.rng);
   RC_ASSERT(made.has_value());
   h.relay = std::move(made).value();
 
@@ -100,7 +104,7 @@ RC_GTEST_PROP(RelayServiceModel, PushesAreOrderedWindowedAndNothingIsLost, ()) {
   // Model.
   std::map<wire::MessageId, Bytes>
       stored;  // deposited and acknowledged to the depositor, not acked
-  std::map<wire::MessageId, wire::Signature> receipts;  // the depositor's receipt signatures
+  std::map<wire::MessageId, std::int64_t> receipt_times;  // as the depositor's receipts state
   wire::MessageId next_id = 1;
   bool subscribed = false;
   ConnectionId owner = 0;
@@ -117,7 +121,13 @@ RC_GTEST_PROP(RelayServiceModel, PushesAreOrderedWindowedAndNothingIsLost, ()) {
       auto it = stored.find(d.message_id);
       RC_ASSERT(it != stored.end());  // never an acknowledged or unknown envelope
       RC_ASSERT(it->second == d.envelope);
-      RC_ASSERT(d.signature == receipts.at(d.message_id));  // the same receipt on both sides
+      // The same receipt on both sides: the depositor's statement, signed in a batch.
+      RC_ASSERT(d.relay_time_ms == receipt_times.at(d.message_id));
+      RC_ASSERT(
+          protocol::verify_receipt(
+              relay_public, protocol::receipt_with_proof(ids->sender_id, crypto::sha256(d.envelope),
+                                                         d.message_id, d.relay_time_ms, d.proof))
+              .has_value());
       last_seen = d.message_id;
       pending.insert(d.message_id);
     }
@@ -149,7 +159,7 @@ RC_GTEST_PROP(RelayServiceModel, PushesAreOrderedWindowedAndNothingIsLost, ()) {
       const auto* receipt = std::get_if<wire::DepositReceipt>(&r.message);
       RC_ASSERT(receipt != nullptr);
       RC_ASSERT(receipt->message_id == next_id);  // consecutive sequence numbers from 1
-      receipts[next_id] = receipt->signature;
+      receipt_times[next_id] = receipt->relay_time_ms;
       stored[next_id++] = env;
     } else if (kind == 3 && subscribed && !pending.empty()) {  // ack one pushed envelope
       auto it = pending.begin();

@@ -33,8 +33,8 @@ class TamperOutbox final : public relay::Outbox {
     if (break_receipts.load()) {
       auto f = wire::decode_relay_frame(frame);
       if (f) {
-        if (auto* r = std::get_if<wire::DepositReceipt>(&f->message)) r->signature[0] ^= 1;
-        if (auto* d = std::get_if<wire::Delivery>(&f->message)) d->signature[0] ^= 1;
+        if (auto* r = std::get_if<wire::DepositReceipt>(&f->message)) r->proof.signature[0] ^= 1;
+        if (auto* d = std::get_if<wire::Delivery>(&f->message)) d->proof.signature[0] ^= 1;
         frame = wire::encode_relay_frame(*f).value();
       }
     }
@@ -226,9 +226,17 @@ TEST_F(ClientTest, ReceiptsOfBothSidesVerifyUnderThePinnedRelayKey) {
     const ReceiptInfo& r = (*got)[i].receipts[0];
     EXPECT_EQ(d.direction, "deposit");
     EXPECT_EQ(r.direction, "delivery");
+    // The same statement on both sides; the delivery came from the store, so the relay signed
+    // it again in its refill's batch.
     EXPECT_EQ(d.seq, r.seq);
-    EXPECT_EQ(d.signature_hex, r.signature_hex);
+    EXPECT_EQ(d.relay_time_ms, r.relay_time_ms);
     EXPECT_EQ(d.envelope_hash_hex, r.envelope_hash_hex);
+    EXPECT_EQ(d.batch_size, 1U);  // each deposit waited for its receipt: a batch of its own
+    EXPECT_TRUE(d.batch_path_hex.empty());
+    EXPECT_EQ(r.batch_size, 2U);  // both deliveries came in one refill
+    EXPECT_EQ(r.batch_index, i);
+    EXPECT_EQ(r.batch_path_hex.size(), 64U);
+    EXPECT_EQ(r.signature_hex, (*got)[0].receipts[0].signature_hex);
     EXPECT_EQ(d.relay_url, url_);
   }
   EXPECT_EQ((*sent)[1].receipts[0].seq, (*sent)[0].receipts[0].seq + 1);

@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "backchannel/client.hpp"
+#include "client/armor.hpp"
+#include "client/record.hpp"
 #include "client/transcript_file.hpp"
 #include "core/clock.hpp"
 #include "crypto/ed25519.hpp"
@@ -17,6 +19,7 @@
 #include "faults/fault_injector.hpp"
 #include "net/certificate.hpp"
 #include "net/server.hpp"
+#include "protocol/receipt.hpp"
 #include "relay/relay.hpp"
 #include "store/relay_store.hpp"
 
@@ -342,6 +345,77 @@ TEST_F(TranscriptClientTest, ChangedTranscriptFileDoesNotVerify) {
   std::string damaged = text.str();
   damaged[damaged.find('\n') + 5] ^= 0x01;
   EXPECT_FALSE(decode_transcript_file(damaged));
+
+  // Each receipt carries its place in the relay's batch, and the file keeps it whole.
+  for (const FileReceipt& r : decoded->receipts) {
+    EXPECT_GE(r.batch_size, 1U);
+    EXPECT_LT(r.batch_index, r.batch_size);
+  }
+  auto again = decode_transcript_file(encode_transcript_file(*decoded));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(check_transcript(*again).receipts_verified, decoded->receipts.size());
+  for (std::size_t i = 0; i < decoded->receipts.size(); ++i) {
+    EXPECT_EQ(again->receipts[i].batch_path, decoded->receipts[i].batch_path);
+    TranscriptFile changed = *decoded;
+    changed.receipts[i].batch_index += 1;  // another place in the batch
+    EXPECT_EQ(check_transcript(changed).receipts_verified, decoded->receipts.size() - 1);
+    changed = *decoded;
+    changed.receipts[i].batch_path.push_back({});  // a path too long for its place
+    EXPECT_EQ(check_transcript(changed).receipts_verified, decoded->receipts.size() - 1);
+    changed = *decoded;
+    changed.receipts[i].batch_size = 0;  // as if the signature were over the receipt alone
+    EXPECT_EQ(check_transcript(changed).receipts_verified, decoded->receipts.size() - 1);
+  }
+}
+
+TEST_F(TranscriptClientTest, AVersionOneFileWithReceiptsSignedAloneStillVerifies) {
+  start({});
+  auto alpha = make("alpha");
+  auto bravo = make("bravo");
+  pair(*alpha, *bravo);
+  ASSERT_TRUE(bravo->send_text("alpha", "one"));
+  ASSERT_TRUE(alpha->sync());
+  const std::string file = (dir_ / "t").string();
+  ASSERT_TRUE(alpha->transcript_export("bravo", file));
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto decoded = decode_transcript_file(text.str());
+  ASSERT_TRUE(decoded);
+  ASSERT_FALSE(decoded->receipts.empty());
+
+  // A receipt as a relay of protocol version 2 signed it: alone, over its statement.
+  crypto::DeterministicRng rng(77);
+  const crypto::Ed25519KeyPair old_relay = crypto::ed25519_generate(rng);
+  FileReceipt r = decoded->receipts[0];
+  r.relay_key = old_relay.public_key.bytes;
+  protocol::Receipt statement{r.sender_id, r.envelope_hash, r.seq, r.relay_time_ms, {}, {}};
+  r.signature = crypto::ed25519_sign(old_relay.private_key, protocol::receipt_message(statement));
+  // The version 1 layout: the same as version 2 without each receipt's batch.
+  RecordWriter w;
+  w.bytes(decoded->our_identity).bytes(decoded->their_identity).i64(decoded->exported_ms);
+  w.u32(static_cast<std::uint32_t>(decoded->entries.size()));
+  for (const ChainEntry& e : decoded->entries) w.bytes(e.encode());
+  w.u32(1);
+  w.u32(r.entry).str(r.relay_url).bytes(r.relay_key).bytes(r.sender_id).u64(r.seq);
+  w.i64(r.relay_time_ms).bytes(r.envelope_hash).bytes(r.signature);
+  Bytes content = to_bytes(as_bytes(std::string_view("BCTX")));
+  content.push_back(1);
+  append(content, w.view());
+  auto v1 = decode_transcript_file(armor("TRANSCRIPT", content));
+  ASSERT_TRUE(v1) << v1.error().message();
+  ASSERT_EQ(v1->receipts.size(), 1U);
+  EXPECT_EQ(v1->receipts[0].batch_size, 0U);
+  const TranscriptCheck check = check_transcript(*v1);
+  EXPECT_TRUE(check.consistent) << ::testing::PrintToString(check.findings);
+  EXPECT_EQ(check.receipts_verified, 1U);
+  // Exported again it is a version 2 file, and the receipt still verifies alone.
+  auto v2 = decode_transcript_file(encode_transcript_file(*v1));
+  ASSERT_TRUE(v2);
+  EXPECT_EQ(check_transcript(*v2).receipts_verified, 1U);
+  // The same signature does not pass for a batch of one.
+  v1->receipts[0].batch_size = 1;
+  EXPECT_EQ(check_transcript(*v1).receipts_verified, 0U);
 }
 
 }  // namespace

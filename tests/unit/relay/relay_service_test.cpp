@@ -19,6 +19,7 @@
 #include "crypto/random.hpp"
 #include "protocol/escrow_certificate.hpp"
 #include "protocol/receipt.hpp"
+#include "protocol/receipt_proof.hpp"
 #include "relay/relay.hpp"
 #include "relay/relay_client.hpp"
 
@@ -132,6 +133,18 @@ Bytes stored_receipt(store::RelayStore& s, const wire::QueueId& recipient_id,
   return out;
 }
 
+// stored_count tells how many envelopes a queue holds.
+std::size_t stored_count(store::RelayStore& s, const wire::QueueId& recipient_id) {
+  std::size_t out = 0;
+  Result<void> r = s.read([&](store::RelayStoreTxn& t) -> Result<void> {
+    BC_ASSIGN_OR_RETURN(auto envelopes, t.list_envelopes(recipient_id, 0, 0, 1000));
+    out = envelopes.size();
+    return ok();
+  });
+  EXPECT_TRUE(r.has_value()) << r.error().message();
+  return out;
+}
+
 // std::uint64_t metric reads one un-labelled sample from the metrics text.
 std::uint64_t metric(const std::string& text, const std::string& name) {
   const std::string key = "\n" + name + " ";
@@ -238,8 +251,9 @@ class RelayServiceTest : public ::testing::Test {
   // verifies tells whether the relay's receipt signature holds for an envelope of the queue
   // named by `sender_id` at sequence number `seq` and time `time_ms`.
   bool verifies(const wire::QueueId& sender_id, ByteView env, wire::MessageId seq,
-                std::int64_t time_ms, const wire::Signature& signature) const {
-    protocol::Receipt r{sender_id, crypto::sha256(env), seq, time_ms, signature};
+                std::int64_t time_ms, const wire::ReceiptProof& proof) const {
+    const protocol::Receipt r =
+        protocol::receipt_with_proof(sender_id, crypto::sha256(env), seq, time_ms, proof);
     return protocol::verify_receipt(signing_key_.public_key, r).has_value();
   }
 
@@ -294,24 +308,27 @@ TEST_F(RelayServiceTest, DepositIsAnsweredWithASignedReceiptThatTheDeliveryRepea
     EXPECT_EQ(receipt->message_id, i);  // the queue's sequence number, from 1
     EXPECT_EQ(receipt->relay_time_ms, clock_.now_ms());
     EXPECT_EQ(receipt->envelope_hash, crypto::sha256(envelope(i)));
-    EXPECT_TRUE(verifies(q.sender_id, envelope(i), i, receipt->relay_time_ms, receipt->signature));
+    EXPECT_TRUE(verifies(q.sender_id, envelope(i), i, receipt->relay_time_ms, receipt->proof));
     // Bound to its queue, envelope, number and time: any other value does not verify.
-    EXPECT_FALSE(
-        verifies(other.sender_id, envelope(i), i, receipt->relay_time_ms, receipt->signature));
-    EXPECT_FALSE(verifies(q.sender_id, envelope(9), i, receipt->relay_time_ms, receipt->signature));
-    EXPECT_FALSE(
-        verifies(q.sender_id, envelope(i), i + 1, receipt->relay_time_ms, receipt->signature));
+    EXPECT_FALSE(verifies(other.sender_id, envelope(i), i, receipt->relay_time_ms, receipt->proof));
+    EXPECT_FALSE(verifies(q.sender_id, envelope(9), i, receipt->relay_time_ms, receipt->proof));
+    EXPECT_FALSE(verifies(q.sender_id, envelope(i), i + 1, receipt->relay_time_ms, receipt->proof));
+    EXPECT_FALSE(verifies(q.sender_id, envelope(i), i, receipt->relay_time_ms + 1, receipt->proof));
     receipts.push_back(*receipt);
   }
   EXPECT_TRUE(is_ok(subscribe(c, q)));
   std::vector<wire::Delivery> got = deliveries(c);
   ASSERT_EQ(got.size(), 3u);
+  // From the store, the three receipts are signed again as one batch of the refill: the same
+  // statements (queue, envelope, number, time) under one signature.
   for (std::size_t i = 0; i < got.size(); ++i) {
     EXPECT_EQ(got[i].message_id, receipts[i].message_id);
     EXPECT_EQ(got[i].relay_time_ms, receipts[i].relay_time_ms);
-    EXPECT_EQ(got[i].signature, receipts[i].signature);
+    EXPECT_EQ(got[i].proof.batch_size, 3u);
+    EXPECT_EQ(got[i].proof.batch_index, i);
+    EXPECT_EQ(got[i].proof.signature, got[0].proof.signature);
     EXPECT_TRUE(verifies(q.sender_id, got[i].envelope, got[i].message_id, got[i].relay_time_ms,
-                         got[i].signature));
+                         got[i].proof));
   }
   // A live push (not from the store) carries the same receipt as its deposit.
   RelayFrame live = deposit(c, q.sender_id, envelope(4));
@@ -320,25 +337,70 @@ TEST_F(RelayServiceTest, DepositIsAnsweredWithASignedReceiptThatTheDeliveryRepea
   got = deliveries(c);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].message_id, 4u);
-  EXPECT_EQ(got[0].signature, receipt->signature);
+  EXPECT_EQ(got[0].proof, receipt->proof);
 }
 
-TEST_F(RelayServiceTest, TheReceiptIsStoredWithTheEnvelopeItsDepositWrote) {
+TEST_F(RelayServiceTest, TheDepositsOfOneBatchShareOneSignatureEachWithItsOwnPath) {
+  auto owned = std::make_unique<GatedStore>(store::make_memory_relay_store());
+  GatedStore* gate = owned.get();
+  start(RelayConfig{}, std::move(owned));
+  Client c = connect();
+  Owner q = create_queue(c);
+  Owner other = create_queue(c);
+  Client owner = connect();
+  EXPECT_TRUE(is_ok(subscribe(owner, q)));
+
+  gate->arm();
+  relay_->on_frame(c.id, c.codec.deposit(q.sender_id, envelope(0)).value());
+  gate->wait_entered();  // the writer is inside the first commit; the next five share one
+  for (std::uint8_t i = 1; i <= 5; ++i) {
+    const wire::QueueId& to = i == 3 ? other.sender_id : q.sender_id;
+    relay_->on_frame(c.id, c.codec.deposit(to, envelope(i)).value());
+  }
+  gate->release();
+  relay_->flush();
+  std::vector<RelayFrame> replies = outbox_.take(c.id);
+  ASSERT_EQ(replies.size(), 6u);
+  std::vector<wire::DepositReceipt> receipts;
+  for (const RelayFrame& r : replies) receipts.push_back(std::get<wire::DepositReceipt>(r.message));
+  EXPECT_EQ(receipts[0].proof.batch_size, 1u);
+  for (std::size_t i = 1; i <= 5; ++i) {
+    const wire::ReceiptProof& p = receipts[i].proof;
+    EXPECT_EQ(p.batch_size, 5u);
+    EXPECT_EQ(p.batch_index, i - 1);
+    EXPECT_EQ(p.signature, receipts[1].proof.signature);
+    EXPECT_EQ(p.path.size(), wire::receipt_path_size(p.batch_index, 5));
+    const wire::QueueId& to = i == 3 ? other.sender_id : q.sender_id;
+    EXPECT_TRUE(verifies(to, envelope(static_cast<std::uint8_t>(i)), receipts[i].message_id,
+                         receipts[i].relay_time_ms, p))
+        << i;
+    // Another receipt's place in the batch does not carry this one.
+    EXPECT_FALSE(verifies(to, envelope(static_cast<std::uint8_t>(i)), receipts[i].message_id,
+                          receipts[i].relay_time_ms, receipts[i == 1 ? 2 : 1].proof));
+  }
+  // The owner's live pushes carry the proofs the depositor got.
+  std::vector<wire::Delivery> got = deliveries(owner);
+  ASSERT_EQ(got.size(), 5u);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const std::size_t at = i < 3 ? i : i + 1;  // deposit 3 went to the other queue
+    EXPECT_EQ(got[i].proof, receipts[at].proof) << i;
+  }
+}
+
+TEST_F(RelayServiceTest, NoReceiptIsStoredAndARefusedDepositIsNotSigned) {
   auto owned = store::make_memory_relay_store();
   store::RelayStore& stored = *owned;  // owned by the relay from here on
   start(RelayConfig{}, std::move(owned));
   Client c = connect();
   Owner q = create_queue(c);
-  for (std::uint8_t i = 1; i <= 2; ++i) {
-    RelayFrame r = deposit(c, q.sender_id, envelope(i));
-    const auto* receipt = std::get_if<wire::DepositReceipt>(&r.message);
-    ASSERT_NE(receipt, nullptr);
-    EXPECT_EQ(stored_receipt(stored, q.recipient_id, i),
-              Bytes(receipt->signature.begin(), receipt->signature.end()));
-  }
-  // A refused deposit stores nothing.
+  RelayFrame r = deposit(c, q.sender_id, envelope(1));
+  ASSERT_TRUE(is_receipt(r));
+  // Receipts are signed per batch after the commit; the store keeps the envelope alone.
+  EXPECT_TRUE(stored_receipt(stored, q.recipient_id, 1).empty());
+  EXPECT_EQ(stored_count(stored, q.recipient_id), 1u);
+  // A refused deposit stores nothing and gets an error, not a receipt.
   EXPECT_EQ(error_of(deposit(c, q.recipient_id, envelope(3))), RelayErrorCode::kNotFound);
-  EXPECT_TRUE(stored_receipt(stored, q.recipient_id, 3).empty());
+  EXPECT_EQ(stored_count(stored, q.recipient_id), 1u);
 }
 
 TEST_F(RelayServiceTest, SequenceNumbersContinueAfterAcksAndNeverRepeat) {
@@ -383,7 +445,7 @@ TEST_F(RelayServiceTest, AnEnvelopeStoredWithoutAReceiptIsSignedWhenDelivered) {
   std::vector<wire::Delivery> got = deliveries(c);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].message_id, 1u);
-  EXPECT_TRUE(verifies(q.sender_id, got[0].envelope, 1, got[0].relay_time_ms, got[0].signature));
+  EXPECT_TRUE(verifies(q.sender_id, got[0].envelope, 1, got[0].relay_time_ms, got[0].proof));
 }
 
 TEST_F(RelayServiceTest, CreateQueueReturnsTwoUnrelatedRandomIds) {
@@ -1098,12 +1160,7 @@ TEST_F(EscrowTest, BothDepositsReleaseOnceIntoTheOtherQueueWithAVerifiableCertif
   // Ordinary envelopes: each carries the relay's receipt for its queue, as a deposit does, and is
   // acknowledged like any other.
   for (const auto& [d, q] : {std::pair{&to_a[0], &a.q}, std::pair{&to_b[0], &b.q}}) {
-    const protocol::Receipt receipt{q->sender_id, crypto::sha256(d->envelope), d->message_id,
-                                    d->relay_time_ms, d->signature};
-    EXPECT_TRUE(protocol::verify_receipt(signing_key_.public_key, receipt).has_value());
-    // Stored with the envelope when the release appended it.
-    EXPECT_EQ(stored_receipt(*store_, q->recipient_id, d->message_id),
-              Bytes(d->signature.begin(), d->signature.end()));
+    EXPECT_TRUE(verifies(q->sender_id, d->envelope, d->message_id, d->relay_time_ms, d->proof));
   }
   EXPECT_TRUE(is_ok(ack(a.c, a.q, to_a[0].message_id)));
 

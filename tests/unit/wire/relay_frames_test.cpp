@@ -46,8 +46,13 @@ std::vector<RelayFrame> sample_frames() {
       {12, QueueCreated{id_of(6), id_of(7)}},
       {13, BundleReply{Bytes(33, 1), Bytes(64, 2), Bytes(33, 3)}},
       {14, BundleReply{Bytes(33, 1), Bytes(64, 2), std::nullopt}},
-      {0, Delivery{id_of(8), 42, 1'700'000'000'123, Signature{7, 7}, Bytes(1024, 0x11)}},
-      {31, DepositReceipt{42, 1'700'000'000'123, {0x21, 0x22}, Signature{8, 8}}},
+      {0, Delivery{id_of(8), 42, 1'700'000'000'123, ReceiptProof{3, 2, {{0x71}}, Signature{7, 7}},
+                   Bytes(1024, 0x11)}},
+      {31, DepositReceipt{42,
+                          1'700'000'000'123,
+                          {0x21, 0x22},
+                          ReceiptProof{5, 1, {{1}, {2}, {3}}, Signature{8, 8}}}},
+      {32, DepositReceipt{43, 1'700'000'000'124, {0x23}, ReceiptProof{1, 0, {}, Signature{9}}}},
       {20, EscrowOpen{1'700'000'600'000, id_of(0x31), id_of(0x32)}},
       {21, EscrowDeposit{id_of(0x33), id_of(0x34), Bytes(4096, 0x35)}},
       {22, EscrowCancel{id_of(0x36), id_of(0x37)}},
@@ -97,7 +102,7 @@ TEST(RelayFrames, KnownAnswerDeposit) {
 TEST(RelayFrames, KnownAnswerDepositReceiptAndSignedDelivery) {
   DepositReceipt receipt{0x0102, 0x0A0B, {}, {}};
   receipt.envelope_hash.fill(0x44);
-  receipt.signature.fill(0x55);
+  receipt.proof.signature.fill(0x55);
   Bytes expected = {kRelayProtocolVersion,
                     0x86,
                     0,
@@ -121,17 +126,68 @@ TEST(RelayFrames, KnownAnswerDepositReceiptAndSignedDelivery) {
                     0x0A,
                     0x0B};
   append(expected, Bytes(32, 0x44));
+  append(expected, Bytes{0, 0, 0, 1, 0, 0, 0, 0, 0});  // a batch of one: index 0, no path
   append(expected, Bytes(64, 0x55));
   EXPECT_EQ(encode_ok({3, receipt}), expected);
 
-  Signature sig;
-  sig.fill(0x66);
-  const Bytes push = encode_ok({0, Delivery{id_of(0x77), 9, 10, sig, Bytes(256, 0x88)}});
-  ASSERT_EQ(push.size(), kRelayHeaderSize + 16 + 8 + 8 + 64 + 4 + 256);
+  ReceiptProof proof{2, 1, {{}}, {}};
+  proof.path[0].fill(0x99);
+  proof.signature.fill(0x66);
+  const Bytes push = encode_ok({0, Delivery{id_of(0x77), 9, 10, proof, Bytes(256, 0x88)}});
+  ASSERT_EQ(push.size(), kRelayHeaderSize + 16 + 8 + 8 + 4 + 4 + 1 + 32 + 64 + 4 + 256);
   EXPECT_EQ(push[1], 0xC1);
-  EXPECT_EQ(push[kRelayHeaderSize + 32], 0x66);  // the signature follows id, message id, time
-  EXPECT_EQ(push[kRelayHeaderSize + 95], 0x66);
-  EXPECT_EQ(push[kRelayHeaderSize + 96 + 2], 0x01);  // then the envelope length (256)
+  // The proof follows id, message id, time: size 2, index 1, one hash, then the signature.
+  EXPECT_EQ(push[kRelayHeaderSize + 35], 0x02);
+  EXPECT_EQ(push[kRelayHeaderSize + 39], 0x01);
+  EXPECT_EQ(push[kRelayHeaderSize + 40], 0x01);
+  EXPECT_EQ(push[kRelayHeaderSize + 41], 0x99);
+  EXPECT_EQ(push[kRelayHeaderSize + 73], 0x66);
+  EXPECT_EQ(push[kRelayHeaderSize + 136], 0x66);
+  EXPECT_EQ(push[kRelayHeaderSize + 137 + 2], 0x01);  // then the envelope length (256)
+}
+
+TEST(RelayFrames, ReceiptPathSizeFollowsRfc9162) {
+  // A batch of 1 has no path; of a power of two, every path is log2(size) long; otherwise the
+  // last leaves may skip levels (in a batch of 5, leaf 4 pairs with the root of leaves 0-3).
+  EXPECT_EQ(receipt_path_size(0, 1), 0u);
+  for (std::uint32_t i = 0; i < 8; ++i) EXPECT_EQ(receipt_path_size(i, 8), 3u) << i;
+  EXPECT_EQ(receipt_path_size(0, 5), 3u);
+  EXPECT_EQ(receipt_path_size(3, 5), 3u);
+  EXPECT_EQ(receipt_path_size(4, 5), 1u);
+  EXPECT_EQ(receipt_path_size(2, 3), 1u);
+  EXPECT_EQ(receipt_path_size(5, 7), 3u);
+  EXPECT_EQ(receipt_path_size(6, 7), 2u);
+  EXPECT_EQ(receipt_path_size(kMaxReceiptBatch - 1, kMaxReceiptBatch), kMaxReceiptPathSize);
+}
+
+TEST(RelayFrames, AReceiptProofMustFitItsBatch) {
+  const auto receipt = [](ReceiptProof p) {
+    return RelayFrame{1, DepositReceipt{1, 1, {}, std::move(p)}};
+  };
+  // Encoding refuses what decoding would: a path of the wrong length, an index outside, size 0
+  // or beyond the cap.
+  for (const ReceiptProof& bad :
+       {ReceiptProof{2, 0, {}, {}}, ReceiptProof{2, 0, {{}, {}}, {}}, ReceiptProof{2, 2, {{}}, {}},
+        ReceiptProof{0, 0, {}, {}}, ReceiptProof{kMaxReceiptBatch + 1, 0, {}, {}}}) {
+    EXPECT_EQ(err(encode_relay_frame(receipt(bad))), Errc::kMalformed);
+  }
+  const Bytes good = encode_ok(receipt(ReceiptProof{2, 0, {{}}, {}}));
+  const std::size_t at = kRelayHeaderSize + 8 + 8 + 32;  // batch_size
+  Bytes index_outside = good;
+  index_outside[at + 7] = 2;
+  EXPECT_EQ(err(decode_relay_frame(index_outside)), Errc::kMalformed);
+  Bytes no_path = good;
+  no_path[at + 8] = 0;
+  no_path.erase(no_path.begin() + static_cast<std::ptrdiff_t>(at + 9),
+                no_path.begin() + static_cast<std::ptrdiff_t>(at + 9 + 32));
+  EXPECT_EQ(err(decode_relay_frame(no_path)), Errc::kMalformed);
+  Bytes size_zero = good;
+  size_zero[at + 3] = 0;
+  EXPECT_EQ(err(decode_relay_frame(size_zero)), Errc::kMalformed);
+  Bytes too_big = good;
+  too_big[at + 1] = 0x02;  // 2^17 + 2
+  EXPECT_EQ(err(decode_relay_frame(too_big)), Errc::kMalformed);
+  ASSERT_TRUE(decode_relay_frame(good).has_value());
 }
 
 TEST(RelayFrames, CommittedFuzzCorpusIsCurrent) {
@@ -150,8 +206,9 @@ TEST(RelayFrames, CommittedFuzzCorpusIsCurrent) {
 }
 
 TEST(RelayFrames, RejectsUnknownVersion) {
-  // Version 1 (before receipts) and any later version are refused.
-  for (std::uint8_t version : {std::uint8_t{1}, std::uint8_t{kRelayProtocolVersion + 1}}) {
+  // Version 1 (before receipts), 2 (receipts signed one by one) and any later version are refused.
+  for (std::uint8_t version :
+       {std::uint8_t{1}, std::uint8_t{2}, std::uint8_t{kRelayProtocolVersion + 1}}) {
     Bytes wire = encode_ok({1, Hello{}});
     wire[0] = version;
     Result<RelayFrame> r = decode_relay_frame(wire);
