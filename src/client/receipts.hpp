@@ -29,16 +29,16 @@ struct CheckedReceipt {
 };
 
 // check_deposit_receipt checks the relay's answer to our deposit of `envelope` into the queue
-// named by `sender_id`: the hash must be that of the envelope and the signature must verify
-// under `relay_key`.
+// named by `sender_id`: the hash must be that of the envelope and the proof (the signature over
+// its batch's root, through its path) must verify under `relay_key`.
 [[nodiscard]] CheckedReceipt check_deposit_receipt(const std::string& relay_url,
                                                    const crypto::Ed25519PublicKey& relay_key,
                                                    const wire::QueueId& sender_id,
                                                    ByteView envelope,
                                                    const wire::DepositReceipt& receipt);
 
-// check_delivery_receipt checks the receipt signature a delivery from our own queue (named by
-// its `sender_id`) carries, over the envelope as delivered.
+// check_delivery_receipt checks the receipt proof a delivery from our own queue (named by its
+// `sender_id`) carries, over the envelope as delivered.
 [[nodiscard]] CheckedReceipt check_delivery_receipt(const std::string& relay_url,
                                                     const crypto::Ed25519PublicKey& relay_key,
                                                     const wire::QueueId& sender_id,

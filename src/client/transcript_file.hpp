@@ -50,7 +50,8 @@ struct TranscriptFile {
 // check_transcript recomputes every entry's hash from its fields and content digest and checks
 // the chain in both directions: numbering from 1 without gaps, each message naming the hash of
 // the one before it, and each side's statement of what it received matching what the other sent;
-// and every relay receipt's signature, over the hash of the envelope its entry names.
+// and every relay receipt's signature (through its batch's root when it has a batch), over the
+// hash of the envelope its entry names.
 [[nodiscard]] TranscriptCheck check_transcript(const TranscriptFile& file);
 
 }  // namespace bc::client

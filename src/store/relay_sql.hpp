@@ -62,8 +62,9 @@ CREATE TABLE escrows (
 );
 CREATE INDEX escrows_by_deadline ON escrows(deadline_ms);
 )sql",
-    // 3: the relay's receipt signature per envelope (NULL for envelopes stored before; those are
-    // signed when delivered). Message ids were already per-queue sequence numbers.
+    // 3: the relay's receipt signature per envelope (NULL for envelopes stored before). Relays
+    // that sign receipts per batch (protocol version 3) no longer write it: they sign again
+    // whenever they push from the store. Message ids were already per-queue sequence numbers.
     R"sql(
 ALTER TABLE envelopes ADD COLUMN receipt_signature BLOB;
 )sql"};
