@@ -162,7 +162,7 @@ Result<EscrowOutcome> EscrowService::release(store::RelayStoreTxn& txn, EscrowRe
     // Both queues were checked above; a refusal now would leave one leg appended, so it dooms
     // the transaction instead (nothing of it is kept).
     Result<store::AppendedEnvelope> appended =
-        txn.append_envelope(*leg.sender_id, *leg.body, now_ms, store::kNoReceiptSignature);
+        txn.append_envelope(*leg.sender_id, *leg.body, now_ms);
     if (!appended) {
       if (doomed(appended.error())) return fail(std::move(appended).error());
       return fail(Errc::kInternal, "escrow release: a checked queue refused the envelope");

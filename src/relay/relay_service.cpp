@@ -497,7 +497,7 @@ class RelayServiceImpl final : public RelayCore {
               // The receipt is signed with the whole batch's once it has committed
               // (sign_receipts): one signature per batch, not per deposit.
               Result<store::AppendedEnvelope> appended =
-                  txn.append_envelope(m.sender_id, m.envelope, now, store::kNoReceiptSignature);
+                  txn.append_envelope(m.sender_id, m.envelope, now);
               if (!appended) {
                 if (doomed(appended.error())) return fail(std::move(appended).error());
                 out.reply = error_reply(appended.error().code == Errc::kLimitExceeded

@@ -62,18 +62,14 @@ class MemoryTxn final : public RelayStoreTxn {
   }
 
   Result<AppendedEnvelope> append_envelope(const RelayQueueId& sender_id, ByteView body,
-                                           std::int64_t received_ms,
-                                           const ReceiptSigner& sign) override {
+                                           std::int64_t received_ms) override {
     BC_ASSIGN_OR_RETURN(MemoryQueue * q, by_sender(sender_id));
     if (q->usage.envelopes + 1 > q->record.max_messages ||
         q->usage.bytes + body.size() > q->record.max_bytes) {
       return fail(Errc::kLimitExceeded, "queue full");
     }
     const RelayMessageId id = q->next_message_id++;
-    StoredEnvelope envelope{id, received_ms, to_bytes(body), {}};
-    if (std::optional<ReceiptSignature> signature = sign(id)) {
-      envelope.receipt_signature = to_bytes(*signature);
-    }
+    StoredEnvelope envelope{id, received_ms, to_bytes(body)};
     q->envelopes.emplace(id, std::move(envelope));
     q->usage.envelopes += 1;
     q->usage.bytes += body.size();

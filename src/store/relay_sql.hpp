@@ -62,9 +62,10 @@ CREATE TABLE escrows (
 );
 CREATE INDEX escrows_by_deadline ON escrows(deadline_ms);
 )sql",
-    // 3: the relay's receipt signature per envelope (NULL for envelopes stored before). Relays
-    // that sign receipts per batch (protocol version 3) no longer write it: they sign again
-    // whenever they push from the store. Message ids were already per-queue sequence numbers.
+    // 3: the relay's receipt signature per envelope, from relays that signed each receipt on its
+    // own (protocol version 2). Relays that sign receipts per batch neither write nor read it:
+    // they sign whenever they push from the store. Message ids were already per-queue sequence
+    // numbers.
     R"sql(
 ALTER TABLE envelopes ADD COLUMN receipt_signature BLOB;
 )sql"};
@@ -96,15 +97,14 @@ inline constexpr std::string_view kDeleteQueueBundle = "DELETE FROM bundles WHER
 inline constexpr std::string_view kDeleteQueuePrekeys =
     "DELETE FROM one_time_prekeys WHERE queue = ?1";
 
-// ?5 is the relay's receipt signature, NULL when the envelope is stored without one.
+// receipt_signature (migration 3) is left NULL: receipts are signed per batch, never stored.
 inline constexpr std::string_view kInsertEnvelope =
-    "INSERT INTO envelopes (queue, message_id, received_ms, body, receipt_signature) VALUES (?1, "
-    "?2, ?3, ?4, ?5)";
+    "INSERT INTO envelopes (queue, message_id, received_ms, body) VALUES (?1, ?2, ?3, ?4)";
 inline constexpr std::string_view kQueueAfterAppend =
     "UPDATE queues SET next_message_id = next_message_id + 1, stored_count = stored_count + 1, "
     "stored_bytes = stored_bytes + ?2 WHERE id = ?1";
 inline constexpr std::string_view kListEnvelopes =
-    "SELECT message_id, received_ms, body, receipt_signature FROM envelopes WHERE queue = ?1 AND "
+    "SELECT message_id, received_ms, body FROM envelopes WHERE queue = ?1 AND "
     "message_id > ?2 AND received_ms >= ?3 ORDER BY message_id LIMIT ?4";
 inline constexpr std::string_view kEnvelopeSize =
     "SELECT length(body) FROM envelopes WHERE queue = ?1 AND message_id = ?2";

@@ -48,28 +48,13 @@ struct RelayStoreStats {
 };
 
 // StoredEnvelope is one envelope as stored: message ids are the queue's sequence numbers,
-// consecutive from 1 and never reused. receipt_signature is the relay's signed receipt for it
-// (empty when none was stored, e.g. for envelopes from before receipts).
+// consecutive from 1 and never reused. The relay signs its receipt (docs/relay-protocol.md,
+// "Receipts") from these fields whenever it pushes the envelope; nothing of it is stored.
 struct StoredEnvelope {
   RelayMessageId message_id = 0;
   std::int64_t received_ms = 0;
   Bytes body;
-  Bytes receipt_signature;
   friend bool operator==(const StoredEnvelope&, const StoredEnvelope&) = default;
-};
-
-// ReceiptSignature is the relay's Ed25519 signature of an envelope's receipt
-// (docs/relay-protocol.md, "Receipts").
-inline constexpr std::size_t kReceiptSignatureSize = 64;
-using ReceiptSignature = std::array<std::uint8_t, kReceiptSignatureSize>;
-// ReceiptSigner signs the receipt of the envelope being appended under `message_id`, or returns
-// std::nullopt to store it without a signature (it is then signed when delivered).
-using ReceiptSigner = std::function<std::optional<ReceiptSignature>(RelayMessageId message_id)>;
-// kNoReceiptSignature stores the envelope without one. The relay signs its receipts per batch
-// once the batch has committed (docs/relay-protocol.md, "Receipts"), so it stores none; the
-// column keeps what earlier relays stored.
-inline const ReceiptSigner kNoReceiptSignature = [](RelayMessageId) {
-  return std::optional<ReceiptSignature>{};
 };
 
 // AppendedEnvelope is what append_envelope assigned: the envelope's message id, and the recipient
@@ -151,15 +136,12 @@ class RelayStoreTxn {
   // kNotFound if absent.
   [[nodiscard]] virtual Result<RelayUsage> delete_queue(const RelayQueueId& recipient_id) = 0;
 
-  // append_envelope stores `body` at the end of the queue named by its sender id, with the receipt
-  // signature `sign` returns for the new message id (std::nullopt: stored without one), and
-  // returns that id and the queue's recipient id. `sign` runs once, after the queue was found and
-  // its quota checked, before anything is written. kNotFound for an unknown queue; kLimitExceeded
-  // when the queue's message or byte quota would be exceeded (nothing stored, `sign` not called).
+  // append_envelope stores `body` at the end of the queue named by its sender id and returns the
+  // new message id and the queue's recipient id. kNotFound for an unknown queue; kLimitExceeded
+  // when the queue's message or byte quota would be exceeded (nothing stored, no id taken).
   [[nodiscard]] virtual Result<AppendedEnvelope> append_envelope(const RelayQueueId& sender_id,
                                                                  ByteView body,
-                                                                 std::int64_t received_ms,
-                                                                 const ReceiptSigner& sign) = 0;
+                                                                 std::int64_t received_ms) = 0;
   // list_envelopes returns up to `limit` envelopes with message id > `after` and
   // received_ms >= `min_received_ms`, in message-id order. kNotFound for an unknown queue.
   [[nodiscard]] virtual Result<std::vector<StoredEnvelope>> list_envelopes(

@@ -146,8 +146,7 @@ class SqliteTxn final : public RelayStoreTxn {
   }
   Result<RelayUsage> delete_queue(const RelayQueueId& recipient_id) override;
   Result<AppendedEnvelope> append_envelope(const RelayQueueId& sender_id, ByteView body,
-                                           std::int64_t received_ms,
-                                           const ReceiptSigner& sign) override;
+                                           std::int64_t received_ms) override;
   Result<std::vector<StoredEnvelope>> list_envelopes(const RelayQueueId& recipient_id,
                                                      RelayMessageId after,
                                                      std::int64_t min_received_ms,
@@ -423,23 +422,20 @@ Result<RelayUsage> SqliteTxn::delete_queue(const RelayQueueId& recipient_id) {
 }
 
 // append_envelope runs three statements: the queue's row (id, quota, usage, next message id), the
-// envelope's INSERT with its receipt signature, the queue's counters.
+// envelope's INSERT, the queue's counters.
 Result<AppendedEnvelope> SqliteTxn::append_envelope(const RelayQueueId& sender_id, ByteView body,
-                                                    std::int64_t received_ms,
-                                                    const ReceiptSigner& sign) {
+                                                    std::int64_t received_ms) {
   BC_ASSIGN_OR_RETURN(QueueRow row, load(relay_sql::kSelectQueueBySender, sender_id));
   if (row.usage.envelopes + 1 > row.record.max_messages ||
       row.usage.bytes + body.size() > row.record.max_bytes) {
     return fail(Errc::kLimitExceeded, "queue full");
   }
-  const std::optional<ReceiptSignature> signature = sign(row.next_message_id);
   {
     BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kInsertEnvelope));
     s.bind(1, row.rowid);
     s.bind_u64(2, row.next_message_id);
     s.bind(3, received_ms);
     s.bind(4, body);
-    if (signature) s.bind(5, ByteView(*signature));  // unbound: NULL, signed when delivered
     BC_TRY(s.run());
   }
   BC_ASSIGN_OR_RETURN(Stmt s, stmt(relay_sql::kQueueAfterAppend));
@@ -463,7 +459,7 @@ Result<std::vector<StoredEnvelope>> SqliteTxn::list_envelopes(const RelayQueueId
   while (true) {
     BC_ASSIGN_OR_RETURN(bool more, s.step());
     if (!more) break;
-    out.push_back(StoredEnvelope{s.u64(0), s.i64(1), s.blob(2), s.blob(3)});
+    out.push_back(StoredEnvelope{s.u64(0), s.i64(1), s.blob(2)});
   }
   return out;
 }

@@ -117,22 +117,6 @@ class GatedStore final : public store::RelayStore {
 
 Bytes envelope(std::uint8_t fill, std::size_t size = 256) { return Bytes(size, fill); }
 
-// stored_receipt reads the receipt signature the store holds with one envelope (empty when it
-// holds none, or not that envelope).
-Bytes stored_receipt(store::RelayStore& s, const wire::QueueId& recipient_id,
-                     wire::MessageId message_id) {
-  Bytes out;
-  Result<void> r = s.read([&](store::RelayStoreTxn& t) -> Result<void> {
-    BC_ASSIGN_OR_RETURN(auto envelopes, t.list_envelopes(recipient_id, message_id - 1, 0, 1));
-    if (!envelopes.empty() && envelopes[0].message_id == message_id) {
-      out = std::move(envelopes[0].receipt_signature);
-    }
-    return ok();
-  });
-  EXPECT_TRUE(r.has_value()) << r.error().message();
-  return out;
-}
-
 // stored_count tells how many envelopes a queue holds.
 std::size_t stored_count(store::RelayStore& s, const wire::QueueId& recipient_id) {
   std::size_t out = 0;
@@ -387,7 +371,7 @@ TEST_F(RelayServiceTest, TheDepositsOfOneBatchShareOneSignatureEachWithItsOwnPat
   }
 }
 
-TEST_F(RelayServiceTest, NoReceiptIsStoredAndARefusedDepositIsNotSigned) {
+TEST_F(RelayServiceTest, ARefusedDepositStoresNothingAndGetsNoReceipt) {
   auto owned = store::make_memory_relay_store();
   store::RelayStore& stored = *owned;  // owned by the relay from here on
   start(RelayConfig{}, std::move(owned));
@@ -395,8 +379,6 @@ TEST_F(RelayServiceTest, NoReceiptIsStoredAndARefusedDepositIsNotSigned) {
   Owner q = create_queue(c);
   RelayFrame r = deposit(c, q.sender_id, envelope(1));
   ASSERT_TRUE(is_receipt(r));
-  // Receipts are signed per batch after the commit; the store keeps the envelope alone.
-  EXPECT_TRUE(stored_receipt(stored, q.recipient_id, 1).empty());
   EXPECT_EQ(stored_count(stored, q.recipient_id), 1u);
   // A refused deposit stores nothing and gets an error, not a receipt.
   EXPECT_EQ(error_of(deposit(c, q.recipient_id, envelope(3))), RelayErrorCode::kNotFound);
@@ -417,8 +399,9 @@ TEST_F(RelayServiceTest, SequenceNumbersContinueAfterAcksAndNeverRepeat) {
   EXPECT_EQ(std::get<wire::DepositReceipt>(r.message).message_id, 3u);
 }
 
-TEST_F(RelayServiceTest, AnEnvelopeStoredWithoutAReceiptIsSignedWhenDelivered) {
-  // An envelope from before receipts (a migrated store) has no stored signature.
+TEST_F(RelayServiceTest, AnEnvelopeFromTheStoreIsSignedWhenDelivered) {
+  // An envelope the relay never signed a receipt for (here placed in the store directly, as one
+  // from a migrated store) gets one when it is pushed.
   auto store = store::make_memory_relay_store();
   Owner q{crypto::ed25519_generate(key_rng_), {}, {}};
   q.sender_id.fill(0x51);
@@ -434,8 +417,7 @@ TEST_F(RelayServiceTest, AnEnvelopeStoredWithoutAReceiptIsSignedWhenDelivered) {
         rec.created_ms = clock_.now_ms();
         BC_TRY(t.create_queue(rec));
         BC_ASSIGN_OR_RETURN(store::AppendedEnvelope a,
-                            t.append_envelope(q.sender_id, envelope(7), clock_.now_ms(),
-                                              [](store::RelayMessageId) { return std::nullopt; }));
+                            t.append_envelope(q.sender_id, envelope(7), clock_.now_ms()));
         EXPECT_EQ(a.message_id, 1u);
         return ok();
       }));
