@@ -6,6 +6,7 @@
 
 #include "crypto/ed25519.hpp"
 #include "crypto/hash.hpp"
+#include "wire/relay_frames.hpp"
 
 namespace bc::protocol {
 namespace {
@@ -42,25 +43,13 @@ crypto::Sha256Digest subtree_hash(std::span<const crypto::Sha256Digest> leaves,
 // the path does not fit the receipt's index and the batch's size.
 std::optional<crypto::Sha256Digest> batch_root(const crypto::Sha256Digest& leaf,
                                                const ReceiptBatch& batch) {
-  if (batch.path.size() > kMaxReceiptPath) return std::nullopt;
-  std::uint32_t fn = batch.index;
-  std::uint32_t sn = batch.size - 1;
+  const wire::ReceiptPathShape shape = wire::receipt_path_shape(batch.index, batch.size);
+  if (batch.path.size() != shape.size) return std::nullopt;
   crypto::Sha256Digest r = leaf;
-  for (const crypto::Sha256Digest& p : batch.path) {
-    if (sn == 0) return std::nullopt;
-    if ((fn & 1) != 0 || fn == sn) {
-      r = node_hash(p, r);
-      while ((fn & 1) == 0 && fn != 0) {
-        fn >>= 1;
-        sn >>= 1;
-      }
-    } else {
-      r = node_hash(r, p);
-    }
-    fn >>= 1;
-    sn >>= 1;
+  for (std::size_t k = 0; k < batch.path.size(); ++k) {
+    const bool left = ((shape.left_siblings >> k) & 1) != 0;
+    r = left ? node_hash(batch.path[k], r) : node_hash(r, batch.path[k]);
   }
-  if (sn != 0) return std::nullopt;
   return r;
 }
 
@@ -120,11 +109,6 @@ Result<void> sign_receipts(std::span<Receipt> receipts,
       crypto::ed25519_sign(relay_key, receipt_batch_message(size, root));
   for (Receipt& r : receipts) r.signature = signature;
   return ok();
-}
-
-Result<Receipt> sign_receipt(Receipt receipt, const crypto::Ed25519PrivateKey& relay_key) {
-  BC_TRY(sign_receipts(std::span<Receipt>(&receipt, 1), relay_key));
-  return receipt;
 }
 
 Result<void> verify_receipt(const crypto::Ed25519PublicKey& relay_key, const Receipt& receipt) {

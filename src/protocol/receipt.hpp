@@ -74,10 +74,6 @@ struct Receipt {
 [[nodiscard]] Result<void> sign_receipts(std::span<Receipt> receipts,
                                          const crypto::Ed25519PrivateKey& relay_key);
 
-// sign_receipt signs one receipt as a batch of its own.
-[[nodiscard]] Result<Receipt> sign_receipt(Receipt receipt,
-                                           const crypto::Ed25519PrivateKey& relay_key);
-
 // verify_receipt checks the relay's signature over the receipt's fields: through its batch's
 // root when it has a batch, over receipt_message when not. kAuthFailed when it does not verify
 // (a path of the wrong length for its index and size included), kMalformed for sequence number

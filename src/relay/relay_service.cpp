@@ -703,62 +703,58 @@ class RelayServiceImpl final : public RelayCore {
     send(sub.connection, 0, wire::Delivery{recipient_id, message_id, received_ms, proof, body});
   }
 
-  // ToSign is one receipt of a batch and where its proof goes once signed.
+  // ToSign is the receipts of one batch, and where each one's proof goes once signed.
   struct ToSign {
-    protocol::Receipt receipt;
-    wire::ReceiptProof* effect = nullptr;
-    wire::ReceiptProof* reply = nullptr;  // a deposit's receipt also answers the depositor
+    struct Target {
+      wire::ReceiptProof* effect = nullptr;
+      wire::ReceiptProof* reply = nullptr;  // a deposit's receipt also answers the depositor
+    };
+    std::vector<protocol::Receipt> receipts;
+    std::vector<Target> targets;
+
+    void add(const QueueId& sender_id, const crypto::Sha256Digest& envelope_hash,
+             wire::MessageId message_id, std::int64_t received_ms, Target target) {
+      receipts.push_back({sender_id, envelope_hash, message_id, received_ms, std::nullopt, {}});
+      targets.push_back(target);
+    }
   };
 
-  // sign_all signs every receipt in `work` as one batch: one Ed25519 signature over the root of
+  // sign_all signs the receipts in `work` as one batch: one Ed25519 signature over the root of
   // their Merkle tree per kMaxReceiptBatch receipts (protocol/receipt.hpp), and each one's path.
-  void sign_all(std::vector<ToSign>& work) const {
-    std::vector<protocol::Receipt> receipts;
-    for (std::size_t at = 0; at < work.size(); at += wire::kMaxReceiptBatch) {
-      const std::size_t end = std::min<std::size_t>(work.size(), at + wire::kMaxReceiptBatch);
-      receipts.clear();
-      for (std::size_t i = at; i < end; ++i) receipts.push_back(work[i].receipt);
+  void sign_all(ToSign& work) const {
+    const std::span<protocol::Receipt> all(work.receipts);
+    for (std::size_t at = 0; at < all.size(); at += wire::kMaxReceiptBatch) {
+      const std::span<protocol::Receipt> chunk =
+          all.subspan(at, std::min<std::size_t>(all.size() - at, wire::kMaxReceiptBatch));
       // Message ids start at 1 and relay times are never negative: signing cannot fail.
-      BC_CHECK(protocol::sign_receipts(receipts, signing_key_.private_key).has_value());
-      for (std::size_t i = at; i < end; ++i) {
-        wire::ReceiptProof proof = protocol::proof_of(receipts[i - at]);
-        if (work[i].reply != nullptr) *work[i].reply = proof;
-        *work[i].effect = std::move(proof);
-      }
+      BC_CHECK(protocol::sign_receipts(chunk, signing_key_.private_key).has_value());
+    }
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      wire::ReceiptProof proof = protocol::proof_of(all[i]);
+      if (work.targets[i].reply != nullptr) *work.targets[i].reply = proof;
+      *work.targets[i].effect = std::move(proof);
     }
   }
 
   // sign_receipts signs the receipts of every envelope the committed batch appended: deposits
   // (answering the depositor and, through the effect, the subscribed owner) and escrow releases.
   void sign_receipts(std::vector<Op>& batch, std::vector<Outcome>& outcomes) const {
-    std::vector<ToSign> work;
+    ToSign work;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       Outcome& out = outcomes[i];
       if (auto* e = std::get_if<DepositedEffect>(&out.effect); e != nullptr && e->body) {
         const auto& deposit = std::get<wire::Deposit>(batch[i].request);
         auto& reply = std::get<wire::DepositReceipt>(*out.reply);
-        work.push_back({{deposit.sender_id,
-                         batch[i].envelope_hash,
-                         e->message_id,
-                         e->received_ms,
-                         std::nullopt,
-                         {}},
-                        &e->proof,
-                        &reply.proof});
+        work.add(deposit.sender_id, batch[i].envelope_hash, e->message_id, e->received_ms,
+                 {&e->proof, &reply.proof});
       } else if (auto* r = std::get_if<EscrowReleasedEffect>(&out.effect)) {
         for (EscrowRelease& released : r->released) {
-          work.push_back({{released.sender_id,
-                           crypto::sha256(released.body),
-                           released.message_id,
-                           released.received_ms,
-                           std::nullopt,
-                           {}},
-                          &released.proof,
-                          nullptr});
+          work.add(released.sender_id, crypto::sha256(released.body), released.message_id,
+                   released.received_ms, {&released.proof, nullptr});
         }
       }
     }
-    if (!work.empty()) sign_all(work);
+    if (!work.receipts.empty()) sign_all(work);
   }
 
   void apply_effect(ConnectionId connection, const Effect& effect, std::set<QueueId>& refill) {
@@ -898,22 +894,16 @@ class RelayServiceImpl final : public RelayCore {
     }
     // The receipts of everything this refill pushes are signed as one batch. They state what
     // the depositor's receipt stated (queue, envelope hash, message id, time), under another root.
-    std::vector<ToSign> to_sign;
+    ToSign to_sign;
     for (Pending& p : work) {
       p.proofs.resize(p.envelopes.size());
       for (std::size_t i = 0; i < p.envelopes.size(); ++i) {
         const store::StoredEnvelope& env = p.envelopes[i];
-        to_sign.push_back({{p.sender_id,
-                            crypto::sha256(env.body),
-                            env.message_id,
-                            env.received_ms,
-                            std::nullopt,
-                            {}},
-                           &p.proofs[i],
-                           nullptr});
+        to_sign.add(p.sender_id, crypto::sha256(env.body), env.message_id, env.received_ms,
+                    {&p.proofs[i], nullptr});
       }
     }
-    if (!to_sign.empty()) sign_all(to_sign);
+    if (!to_sign.receipts.empty()) sign_all(to_sign);
     for (Pending& p : work) {
       auto it = subs_.find(p.id);
       if (it == subs_.end()) continue;

@@ -639,13 +639,15 @@ Result<Bytes> encode_relay_frame(const RelayFrame& frame) {
   return out;
 }
 
-std::size_t receipt_path_size(std::uint32_t index, std::uint32_t size) {
-  // The steps of RFC 9162's inclusion-proof check (2.1.3.2), counting instead of hashing.
+ReceiptPathShape receipt_path_shape(std::uint32_t index, std::uint32_t size) {
+  // The steps of RFC 9162's inclusion-proof check (2.1.3.2), noting each sibling's side instead
+  // of hashing with it.
+  ReceiptPathShape shape;
   std::uint32_t fn = index;
   std::uint32_t sn = size - 1;
-  std::size_t count = 0;
   while (sn != 0) {
     if ((fn & 1) != 0 || fn == sn) {
+      shape.left_siblings |= std::uint32_t{1} << shape.size;
       while ((fn & 1) == 0 && fn != 0) {
         fn >>= 1;
         sn >>= 1;
@@ -653,9 +655,13 @@ std::size_t receipt_path_size(std::uint32_t index, std::uint32_t size) {
     }
     fn >>= 1;
     sn >>= 1;
-    ++count;
+    ++shape.size;
   }
-  return count;
+  return shape;
+}
+
+std::size_t receipt_path_size(std::uint32_t index, std::uint32_t size) {
+  return receipt_path_shape(index, size).size;
 }
 
 }  // namespace bc::wire

@@ -220,8 +220,15 @@ struct ReceiptProof {
   Signature signature{};
   friend bool operator==(const ReceiptProof&, const ReceiptProof&) = default;
 };
-// receipt_path_size is the number of hashes in the path of receipt `index` of a batch of `size`
-// (index < size).
+// ReceiptPathShape is the shape of the path of receipt `index` in a batch of `size` (index <
+// size), as RFC 9162's inclusion-proof check (2.1.3.2) walks it: how many hashes, and which of
+// them (bit k for the k-th, from the leaf up) is the left sibling.
+struct ReceiptPathShape {
+  std::size_t size = 0;
+  std::uint32_t left_siblings = 0;
+};
+[[nodiscard]] ReceiptPathShape receipt_path_shape(std::uint32_t index, std::uint32_t size);
+// receipt_path_size is receipt_path_shape(index, size).size.
 [[nodiscard]] std::size_t receipt_path_size(std::uint32_t index, std::uint32_t size);
 
 // Delivery pushes one envelope to a subscribed owner (request id 0), in message-id order. The

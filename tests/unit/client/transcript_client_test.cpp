@@ -22,6 +22,7 @@
 #include "protocol/receipt.hpp"
 #include "relay/relay.hpp"
 #include "store/relay_store.hpp"
+#include "support/test_paths.hpp"
 
 namespace bc::client {
 namespace {
@@ -377,10 +378,7 @@ TEST_F(TranscriptClientTest, AVersionOneFileWithReceiptsSignedAloneStillVerifies
   ASSERT_TRUE(alpha->sync());
   const std::string file = (dir_ / "t").string();
   ASSERT_TRUE(alpha->transcript_export("bravo", file));
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto decoded = decode_transcript_file(text.str());
+  auto decoded = decode_transcript_file(test::read_file(file));
   ASSERT_TRUE(decoded);
   ASSERT_FALSE(decoded->receipts.empty());
 

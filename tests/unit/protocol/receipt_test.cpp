@@ -10,6 +10,12 @@
 namespace bc::protocol {
 namespace {
 
+// sign_receipt signs one receipt as a batch of its own.
+Result<Receipt> sign_receipt(Receipt receipt, const crypto::Ed25519PrivateKey& relay_key) {
+  BC_TRY(sign_receipts(std::span<Receipt>(&receipt, 1), relay_key));
+  return receipt;
+}
+
 class ReceiptTest : public ::testing::Test {
  protected:
   Receipt signed_receipt() {
