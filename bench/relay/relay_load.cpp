@@ -340,7 +340,7 @@ Outcome relay_run(const net::ClientOptions& options, int depositors, int window,
     bool ack_in_flight = false;
     auto acknowledge = [&] {
       if (ack_in_flight || unacked.empty()) return;
-      check(c.client->send(check(c.codec.ack_many(q.ids.recipient_id, unacked), "ack_many")),
+      check(c.client->queue(check(c.codec.ack_many(q.ids.recipient_id, unacked), "ack_many")),
             "send ack_many");
       unacked.clear();
       ack_in_flight = true;
@@ -371,7 +371,7 @@ Outcome relay_run(const net::ClientOptions& options, int depositors, int window,
     while (!stop.load() || outstanding > 0) {
       while (!stop.load() && outstanding < window) {
         check(
-            c.client->send(check(
+            c.client->queue(check(
                 c.codec.deposit(q.ids.sender_id, make_envelope(sequence.fetch_add(1))), "deposit")),
             "send deposit");
         ++outstanding;

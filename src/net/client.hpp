@@ -20,8 +20,10 @@ struct ClientOptions {
   std::size_t max_frame_bytes = 64 * 1024 + 1024;
 };
 
-// Client is one blocking WebSocket connection. Not thread-safe: one thread uses it at a time.
-// After any failed operation the connection is unusable (every later call fails).
+// Client is one blocking WebSocket connection: each call does its own reads and writes on the
+// socket, waiting at most the timeout (from the start of the call) for it. Not thread-safe: one
+// thread uses it at a time. After any failed operation the connection is unusable (every later call
+// fails).
 class Client {
  public:
   // connect opens TCP, completes a TLS 1.3 handshake in which the server's leaf certificate must
@@ -33,10 +35,18 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // send writes one binary message. Fails with kUnavailable on a closed connection or timeout.
+  // send writes one binary message (and anything queued before it). Fails with kUnavailable on a
+  // closed connection or timeout.
   [[nodiscard]] Result<void> send(ByteView frame);
-  // receive waits up to timeout_ms for one binary message. Fails with kUnavailable when the
-  // connection closes or the timeout passes, kMalformed on a text message.
+  // queue encrypts one binary message and keeps it to be sent with the next send, flush or
+  // receive (a receive sends what is queued before it waits), so that a burst of messages leaves
+  // in one write. More than 256 KiB queued is sent at once. Fails as send does.
+  [[nodiscard]] Result<void> queue(ByteView frame);
+  // flush sends what queue kept. Fails as send does.
+  [[nodiscard]] Result<void> flush();
+  // receive waits up to timeout_ms for one binary message, having first sent anything queued.
+  // Fails with kUnavailable when the connection closes or the timeout passes, kMalformed on a
+  // text message.
   [[nodiscard]] Result<Bytes> receive();
   // receive_for is receive with its own timeout.
   [[nodiscard]] Result<Bytes> receive_for(std::uint32_t timeout_ms);

@@ -207,6 +207,40 @@ TEST_F(RelayBinaryTest, ClientGivesUpAtItsOwnTimeoutAndIsThenClosed) {
   expect_usable();
 }
 
+TEST_F(RelayBinaryTest, QueuedFramesLeaveInOrderWithTheNextReceive) {
+  auto conn = connect();
+  ASSERT_NE(conn, nullptr);
+  // Three requests queued, none flushed: the first receive must send them before it waits.
+  std::vector<wire::RequestId> ids;
+  std::vector<crypto::Ed25519KeyPair> keys;
+  for (int i = 0; i < 3; ++i) {
+    keys.push_back(owner_key());
+    ASSERT_TRUE(conn->client().queue(*conn->codec().create_queue(keys.back().public_key)));
+    ids.push_back(conn->codec().last_request_id());
+  }
+  for (const wire::RequestId id : ids) {
+    const auto frame = conn->client().receive_for(10'000);
+    ASSERT_TRUE(frame) << frame.error().message();
+    const auto parsed = relay::RelayClientCodec::parse(*frame);
+    ASSERT_TRUE(parsed) << parsed.error().message();
+    EXPECT_EQ(parsed->request_id, id);
+    EXPECT_TRUE(std::holds_alternative<wire::QueueCreated>(parsed->message));
+  }
+  // flush sends what is queued without waiting for anything: a deposit queued and flushed by
+  // `conn`, which then reads nothing, reaches the queue's subscriber.
+  auto owner = connect();
+  ASSERT_NE(owner, nullptr);
+  const auto key = owner_key();
+  const auto created = owner->create_queue(key.public_key);
+  ASSERT_TRUE(created);
+  ASSERT_TRUE(owner->subscribe(created->recipient_id, key.private_key));
+  ASSERT_TRUE(conn->client().queue(*conn->codec().deposit(created->sender_id, envelope_with(7))));
+  ASSERT_TRUE(conn->client().flush());
+  const auto delivery = owner->next_delivery(10'000);
+  ASSERT_TRUE(delivery) << delivery.error().message();
+  EXPECT_EQ(sequence_of(delivery->envelope), 7U);
+}
+
 TEST_F(RelayBinaryTest, HealthzAndMetrics) {
   const auto health = net::https_get(relay_->options(), "/healthz");
   ASSERT_TRUE(health) << health.error().message();
