@@ -107,7 +107,7 @@ const BIO_METHOD* out_method() {
 // shared_executor is what Beast's WebSocket stream asks of its transport (it builds a timer from
 // it, which a synchronous stream never arms): one I/O context for the whole process, never run.
 asio::io_context::executor_type shared_executor() {
-  static asio::io_context* const context = new asio::io_context(1);  // lives until exit
+  static auto* const context = new asio::io_context(1);  // lives until exit
   return context->get_executor();
 }
 
@@ -136,7 +136,7 @@ class TlsStream {
   TlsStream(const TlsStream&) = delete;
   TlsStream& operator=(const TlsStream&) = delete;
 
-  executor_type get_executor() noexcept { return shared_executor(); }
+  executor_type get_executor() { return shared_executor(); }
 
   void set_deadline(std::uint32_t timeout_ms) {
     deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -283,9 +283,9 @@ class TlsStream {
 
  private:
   // One TLS record's worth of plaintext per write.
-  static constexpr std::size_t kMaxRecord = 16 * 1024;
+  static constexpr std::size_t kMaxRecord = std::size_t{16} * 1024;
   // Held records beyond this are sent at once.
-  static constexpr std::size_t kMaxHeld = 256 * 1024;
+  static constexpr std::size_t kMaxHeld = std::size_t{256} * 1024;
 
   static error_code errno_code() { return {errno, boost::system::system_category()}; }
 
