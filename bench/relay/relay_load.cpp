@@ -332,20 +332,30 @@ Outcome relay_run(const net::ClientOptions& options, int depositors, int window,
     Conn c = open_conn(options);
     subscribe(c, q);
     consumer_ready.store(true);
-    // Deliveries are acknowledged with ack_many, one request in flight at a time: what arrives
-    // while one is unanswered goes in the next (at most 256, the relay's push window), so a
-    // consumer that keeps up acknowledges each delivery at once and one that falls behind
-    // acknowledges in batches (as Redis's consumer takes up to 512 per BLMPOP).
+    // Deliveries are acknowledged with ack_many as they arrive: at once when no acknowledgement
+    // is in flight, else as soon as kAckEvery are waiting (in requests of at most
+    // wire::kMaxAckMany ids). A consumer that keeps up thus acknowledges each delivery at once,
+    // and in a burst several acknowledgements are in flight, so the relay refills the push
+    // window before it runs dry (as Redis's consumer takes up to 512 per BLMPOP). Queued
+    // acknowledgements leave with the next read that has to wait.
+    constexpr std::size_t kAckEvery = 32;
     std::vector<wire::MessageId> unacked;
-    bool ack_in_flight = false;
+    int acks_in_flight = 0;
     auto acknowledge = [&] {
-      if (ack_in_flight || unacked.empty()) return;
-      check(c.client->queue(check(c.codec.ack_many(q.ids.recipient_id, unacked), "ack_many")),
-            "send ack_many");
+      if (unacked.empty() || (acks_in_flight > 0 && unacked.size() < kAckEvery)) return;
+      for (std::size_t at = 0; at < unacked.size(); at += wire::kMaxAckMany) {
+        const auto from = unacked.begin() + static_cast<std::ptrdiff_t>(at);
+        const auto n = static_cast<std::ptrdiff_t>(
+            std::min<std::size_t>(wire::kMaxAckMany, unacked.size() - at));
+        check(c.client->queue(check(c.codec.ack_many(q.ids.recipient_id,
+                                                     std::vector<wire::MessageId>(from, from + n)),
+                                    "ack_many")),
+              "send ack_many");
+        ++acks_in_flight;
+      }
       unacked.clear();
-      ack_in_flight = true;
     };
-    while (sink.received.load() < target.load() || ack_in_flight) {
+    while (sink.received.load() < target.load() || acks_in_flight > 0) {
       auto frame = c.client->receive_for(5'000);
       if (!frame) break;
       auto parsed = relay::RelayClientCodec::parse(*frame);
@@ -354,7 +364,7 @@ Outcome relay_run(const net::ClientOptions& options, int depositors, int window,
         sink.record(now_ns() - sent_ns(d->envelope.data()));
         unacked.push_back(d->message_id);
       } else if (std::holds_alternative<wire::Ok>(parsed->message)) {
-        ack_in_flight = false;
+        --acks_in_flight;
       } else {
         die("ack_many refused");
       }
@@ -471,6 +481,7 @@ int main(int argc, char** argv) {
   int idle = 10'000;
   int runs = 1;
   bool with_redis = true;
+  std::string only_load;  // empty: all three
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--relay" && i + 1 < argc) {
@@ -484,12 +495,18 @@ int main(int argc, char** argv) {
       if (runs < 1 || runs > 50) die("--runs: 1 to 50");
     } else if (a == "--no-redis") {
       with_redis = false;
+    } else if (a == "--load" && i + 1 < argc) {
+      only_load = argv[++i];
+      if (only_load != "1" && only_load != "16" && only_load != "pipelined") {
+        die("--load: 1, 16 or pipelined");
+      }
     } else if (a == "--relay-option" && i + 1 < argc) {
       extra_config += std::string(argv[++i]) + "\n";
     } else {
       std::fprintf(stderr,
                    "usage: relay_load [--relay BIN] [--seconds S (0: idle connections only)] "
-                   "[--runs N] [--idle N] [--no-redis] [--relay-option KEY=VALUE]...\n");
+                   "[--runs N] [--idle N] [--no-redis] [--load 1|16|pipelined] "
+                   "[--relay-option KEY=VALUE]...\n");
       return 2;
     }
   }
@@ -509,9 +526,13 @@ int main(int argc, char** argv) {
     int depositors;
     int window;
   };
-  const std::vector<Load> loads = {{"1 depositor, waits on each ack", 1, 1},
-                                   {"16 depositors, each waits on each ack", 16, 1},
-                                   {"1 depositor, pipelined (window 256)", 1, 256}};
+  std::vector<Load> loads = {{"1 depositor, waits on each ack", 1, 1},
+                             {"16 depositors, each waits on each ack", 16, 1},
+                             {"1 depositor, pipelined (window 256)", 1, 256}};
+  if (!only_load.empty()) {
+    const std::size_t keep = only_load == "1" ? 0 : only_load == "16" ? 1 : 2;
+    loads = {loads[keep]};
+  }
   std::printf("load average at start: %s", read_all("/proc/loadavg").c_str());
   // Each run measures every load on the relay and then on Redis right after it, so that each
   // ratio compares two measurements taken seconds apart; with --runs N the medians follow.
