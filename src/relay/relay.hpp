@@ -30,8 +30,10 @@ struct RelayConfig {
   std::uint32_t requests_per_second = 10'000;  // sustained rate (token bucket)
   std::uint32_t request_burst = 20'000;        // bucket size
   // Unacknowledged pushes in flight per subscription, and their envelopes' bytes; more are pushed
-  // as acks arrive. One push is always allowed when none is in flight.
-  std::uint32_t push_window = 256;
+  // as acks arrive. One push is always allowed when none is in flight. Large enough that a
+  // subscriber acknowledging as it reads keeps the window from running dry while its
+  // acknowledgements travel and commit (docs/performance.md).
+  std::uint32_t push_window = 512;
   std::uint64_t push_window_bytes = 4ULL * 1024 * 1024;
   // Group commit: at most this many requests share one transaction.
   std::size_t max_batch = 1024;
