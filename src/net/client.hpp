@@ -29,7 +29,8 @@ class Client {
   // connect opens TCP, completes a TLS 1.3 handshake in which the server's leaf certificate must
   // match the pinned fingerprint, and upgrades to WebSocket. Fails with kAuthFailed when the
   // certificate does not match the pin (or the pin is not 32 bytes), kUnavailable when the relay
-  // cannot be reached, refuses, or the timeout passes.
+  // cannot be reached, refuses, or the timeout (one for all three steps) passes; its detail starts
+  // with "cannot connect to the relay" only when the TCP connection itself failed.
   [[nodiscard]] static Result<std::unique_ptr<Client>> connect(const ClientOptions& options);
   ~Client();
   Client(const Client&) = delete;
