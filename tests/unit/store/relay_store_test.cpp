@@ -277,6 +277,37 @@ TYPED_TEST(RelayStoreConformance, AFailedTransactionKeepsNoEnvelope) {
   EXPECT_EQ(this->append(q.sender_id, 256, 2), 1u);  // the failed one's id was not taken
 }
 
+TYPED_TEST(RelayStoreConformance, WithinOneTransactionAppendsCountAgainstTheQuotaAndAcksFreeIt) {
+  const RelayQueueRecord q = make_queue(1, 3, 1'000'000);
+  this->create(q);
+  this->w([&](RelayStoreTxn& t) {
+    for (std::uint8_t i = 1; i <= 3; ++i) {
+      Result<AppendedEnvelope> r = t.append_envelope(q.sender_id, Bytes(256, i), i);
+      ASSERT_TRUE(r.has_value()) << r.error().message();
+      EXPECT_EQ(r->message_id, i);
+    }
+    EXPECT_EQ(err(t.append_envelope(q.sender_id, Bytes(256, 4), 4)), Errc::kLimitExceeded);
+    const std::vector<RelayMessageId> acked{1, 2};
+    Result<RelayUsage> gone = t.delete_envelopes(q.recipient_id, acked);
+    ASSERT_TRUE(gone.has_value()) << gone.error().message();
+    EXPECT_EQ(*gone, (RelayUsage{2, 512}));
+    for (std::uint8_t i = 4; i <= 5; ++i) {
+      Result<AppendedEnvelope> r = t.append_envelope(q.sender_id, Bytes(256, i), i);
+      ASSERT_TRUE(r.has_value()) << r.error().message();
+      EXPECT_EQ(r->message_id, i);
+    }
+    EXPECT_EQ(err(t.append_envelope(q.sender_id, Bytes(256, 6), 6)), Errc::kLimitExceeded);
+    Result<RelayUsage> usage = t.queue_usage(q.recipient_id);
+    ASSERT_TRUE(usage.has_value()) << usage.error().message();
+    EXPECT_EQ(*usage, (RelayUsage{3, 768}));
+  });
+  EXPECT_EQ(this->stats(), (RelayStoreStats{1, RelayUsage{3, 768}}));
+  EXPECT_EQ(this->list(q.recipient_id).front().message_id, 3u);
+  this->w([&](RelayStoreTxn& t) {  // still full after the commit
+    EXPECT_EQ(err(t.append_envelope(q.sender_id, Bytes(256, 7), 7)), Errc::kLimitExceeded);
+  });
+}
+
 TYPED_TEST(RelayStoreConformance, AppendToUnknownQueueIsNotFound) {
   this->w([&](RelayStoreTxn& t) {
     EXPECT_EQ(err(t.append_envelope(qid(99), Bytes(256, 0), 1)), Errc::kNotFound);
