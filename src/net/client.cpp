@@ -35,6 +35,8 @@
 #include <optional>
 #include <utility>
 
+#include "net/bio_method.hpp"
+
 namespace bc::net {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -83,24 +85,9 @@ int out_write(BIO* bio, const char* data, int size) {
   return size;
 }
 
-long out_ctrl(BIO*, int command, long, void*) { return command == BIO_CTRL_FLUSH ? 1 : 0; }
-
-int out_create(BIO* bio) {
-  BIO_set_init(bio, 1);
-  return 1;
-}
-
 // out_method is made once and lives as long as the process (OpenSSL may use it until exit).
 const BIO_METHOD* out_method() {
-  static BIO_METHOD* const method = [] {
-    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "bc-client-out");
-    if (m != nullptr) {
-      BIO_meth_set_write(m, out_write);
-      BIO_meth_set_ctrl(m, out_ctrl);
-      BIO_meth_set_create(m, out_create);
-    }
-    return m;
-  }();
+  static BIO_METHOD* const method = new_bio_method("bc-client-out", out_write, nullptr);
   return method;
 }
 

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "net/bio_method.hpp"
+
 namespace bc::net {
 namespace {
 
@@ -40,25 +42,9 @@ int bio_read(BIO* bio, char* data, int size) {
   return static_cast<int>(n);
 }
 
-long bio_ctrl(BIO*, int command, long, void*) { return command == BIO_CTRL_FLUSH ? 1 : 0; }
-
-int bio_create(BIO* bio) {
-  BIO_set_init(bio, 1);
-  return 1;
-}
-
 // socket_method is made once and lives as long as the process (OpenSSL may use it until exit).
 const BIO_METHOD* socket_method() {
-  static BIO_METHOD* const method = [] {
-    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "bc-socket");
-    if (m != nullptr) {
-      BIO_meth_set_write(m, bio_write);
-      BIO_meth_set_read(m, bio_read);
-      BIO_meth_set_ctrl(m, bio_ctrl);
-      BIO_meth_set_create(m, bio_create);
-    }
-    return m;
-  }();
+  static BIO_METHOD* const method = new_bio_method("bc-socket", bio_write, bio_read);
   return method;
 }
 

@@ -2,9 +2,7 @@
 // handshake is tried again (three attempts in all); a refused connection is reported at once.
 #include "client/relay_link.hpp"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,41 +11,19 @@
 #include <string>
 #include <thread>
 
+#include "support/listener.hpp"
+
 namespace bc::client {
 namespace {
 
 constexpr std::uint32_t kTimeoutMs = 5'000;
 const Bytes kFingerprint(32, 0xab);
 
-// Listener is a TCP socket on 127.0.0.1 and a free port.
-class Listener {
- public:
-  Listener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    EXPECT_EQ(::listen(fd_, 16), 0);
-    socklen_t size = sizeof addr;
-    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &size), 0);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~Listener() { close(); }
-  Listener(const Listener&) = delete;
-  Listener& operator=(const Listener&) = delete;
+using test::Listener;
 
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  [[nodiscard]] int fd() const { return fd_; }
-  [[nodiscard]] std::string url() const { return "wss://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-};
+std::string url_of(const Listener& listener) {
+  return "wss://127.0.0.1:" + std::to_string(listener.port());
+}
 
 TEST(RelayLinkTest, ARelayThatAcceptsAndDropsTheConnectionIsTriedThreeTimes) {
   Listener listener;
@@ -64,7 +40,7 @@ TEST(RelayLinkTest, ARelayThatAcceptsAndDropsTheConnectionIsTriedThreeTimes) {
       ::close(c);
     }
   });
-  auto link = RelayLink::connect(listener.url(), kFingerprint, kTimeoutMs);
+  auto link = RelayLink::connect(url_of(listener), kFingerprint, kTimeoutMs);
   stop = true;
   server.join();
   ASSERT_FALSE(link);
@@ -74,7 +50,7 @@ TEST(RelayLinkTest, ARelayThatAcceptsAndDropsTheConnectionIsTriedThreeTimes) {
 
 TEST(RelayLinkTest, ARefusedConnectionFailsAtOnceAndSaysSo) {
   Listener listener;
-  const std::string url = listener.url();
+  const std::string url = url_of(listener);
   listener.close();  // nothing listens on the port any more: the connection is refused
   auto link = RelayLink::connect(url, kFingerprint, kTimeoutMs);
   ASSERT_FALSE(link);

@@ -2,9 +2,7 @@
 // each read, so a peer that trickles bytes cannot hold it longer than its timeout.
 #include "net/client.hpp"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,33 +13,12 @@
 #include <future>
 #include <thread>
 
+#include "support/listener.hpp"
+
 namespace bc::net {
 namespace {
 
-// Listener is a TCP socket on 127.0.0.1 and a free port.
-class Listener {
- public:
-  Listener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    EXPECT_EQ(::listen(fd_, 16), 0);
-    socklen_t size = sizeof addr;
-    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &size), 0);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~Listener() { ::close(fd_); }
-  Listener(const Listener&) = delete;
-  Listener& operator=(const Listener&) = delete;
-  [[nodiscard]] int fd() const { return fd_; }
-  [[nodiscard]] std::uint16_t port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-};
+using test::Listener;
 
 TEST(ClientTest, APeerThatTricklesBytesIsGivenUpAtTheDeadlineOfTheWholeOperation) {
   Listener listener;
