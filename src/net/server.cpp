@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -56,6 +57,10 @@ struct Counters {
 
 class Session;
 
+// The sessions this thread sealed frames for and holds until its next Outbox::flush (see
+// Session::deliver). Empty between two flushes of the relay's writer.
+thread_local std::vector<std::shared_ptr<Session>> t_held;
+
 }  // namespace
 
 struct Server::Impl final : relay::Outbox {
@@ -64,6 +69,7 @@ struct Server::Impl final : relay::Outbox {
 
   void send(relay::ConnectionId connection, Bytes frame) override;
   void close(relay::ConnectionId connection) override;
+  void flush() override;
 
   void do_accept();
   void on_accept(beast::error_code ec, tcp::socket socket);
@@ -94,7 +100,19 @@ struct Server::Impl final : relay::Outbox {
 namespace {
 
 // Session is one accepted TCP connection: TLS handshake, one HTTP request, then either an HTTP
-// answer or a WebSocket session. Every member is touched only on the connection's strand.
+// answer or a WebSocket session. Every member is touched only on the connection's strand, except
+// those guarded by inbox_mu_.
+//
+// Frames from the service reach the socket one of two ways. Through the strand: deliver() puts
+// them in inbox_, one post hands all that arrived to the strand, which queues and writes them
+// with Beast. Or directly: while the strand has nothing to write (direct_), deliver() frames the
+// WebSocket message itself and seals it into the socket's output (TlsSocket::seal_frame) on the
+// calling thread, which sends it when it calls Outbox::flush (the relay's writer after a group
+// commit, a network thread after an answer it gave at once), so that a batch's frames for one
+// connection leave in one send. A receipt or a push then leaves without waking a network thread.
+// The two ways never interleave: the strand clears direct_ before it writes and sets it again
+// only when all it wrote has been sent, both under inbox_mu_, which every direct write holds;
+// and the socket is closed only after direct_ is cleared.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Server::Impl& server, tcp::socket socket, relay::ConnectionId id)
@@ -110,16 +128,25 @@ class Session : public std::enable_shared_from_this<Session> {
   void start() {
     asio::dispatch(ws_.get_executor(), [self = shared_from_this()] { self->on_start(); });
   }
-  // deliver hands a frame over from any thread. Frames wait in inbox_ for the strand: one post
-  // takes all that arrived before it runs (a group commit answers many requests at once).
+  // deliver hands a frame over from any thread: written directly when it can be (above), else
+  // left in inbox_ for the strand, where one post takes all that arrived before it runs (a group
+  // commit answers many requests at once).
   void deliver(Bytes frame) {
     bool first = false;
     {
       std::lock_guard lock(inbox_mu_);
+      if (direct_ && inbox_.empty() && write_direct(frame)) return;
       first = inbox_.empty();
       inbox_.push_back(std::move(frame));
     }
     if (first) asio::post(ws_.get_executor(), [self = shared_from_this()] { self->take_inbox(); });
+  }
+  // flush_held sends what this thread sealed and held for the connection (Outbox::flush).
+  void flush_held() {
+    std::lock_guard lock(inbox_mu_);
+    held_ = false;
+    // Without direct_, the strand is writing: its next write or flush sends these records first.
+    if (direct_) send_direct();
   }
   void request_close(websocket::close_code code) {
     asio::post(ws_.get_executor(),
@@ -203,10 +230,13 @@ class Session : public std::enable_shared_from_this<Session> {
     request_.reset();
     if (ec) return fail_handshake();
     if (finished_) return;
-    ws_.control_callback([this](websocket::frame_type, beast::string_view) {
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
       last_activity_ = steady_clock::now();
+      // Beast answers a close frame itself: nothing may be written directly after that answer.
+      if (kind == websocket::frame_type::close) stop_direct();
     });
     opened_ = true;
+    allow_direct();
     last_activity_ = steady_clock::now();
     arm_idle();
     try {
@@ -289,11 +319,98 @@ class Session : public std::enable_shared_from_this<Session> {
     do_read();
   }
 
+  // write_direct writes `frame` on the calling thread (inbox_mu_ held, direct_ set) and holds it
+  // for this thread's flush_held; it is sent at once instead when another thread holds frames
+  // for the connection, or past TlsSocket::kMaxHeld unsent bytes. False when the socket refused
+  // it (broken, or closing): the frame then goes through the strand, and direct_ is cleared.
+  bool write_direct(const Bytes& frame) {
+    std::array<std::uint8_t, 10> head{};
+    const std::size_t head_size = websocket_header(frame.size(), head);
+    if (!ws_.next_layer().seal_frame(ByteView(head.data(), head_size), frame)) {
+      direct_ = false;
+      return false;
+    }
+    counters().frames_out.fetch_add(1);
+    const std::thread::id me = std::this_thread::get_id();
+    if ((held_ && holder_ != me) || ws_.next_layer().unsent_bytes() > TlsSocket::kMaxHeld) {
+      send_direct();
+      return true;
+    }
+    if (!held_) {
+      held_ = true;
+      holder_ = me;
+      t_held.push_back(shared_from_this());
+    }
+    return true;
+  }
+
+  // websocket_header writes the header of a server's binary WebSocket message in one frame (RFC
+  // 6455 section 5.2: FIN, opcode 2, the payload length, no mask), as Beast would, and returns its
+  // size.
+  static std::size_t websocket_header(std::size_t size, std::array<std::uint8_t, 10>& head) {
+    head[0] = 0x82;
+    if (size < 126) {
+      head[1] = static_cast<std::uint8_t>(size);
+      return 2;
+    }
+    if (size <= 0xffff) {
+      head[1] = 126;
+      head[2] = static_cast<std::uint8_t>(size >> 8);
+      head[3] = static_cast<std::uint8_t>(size);
+      return 4;
+    }
+    head[1] = 127;
+    for (std::size_t i = 0; i < 8; ++i) {
+      head[2 + i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(size) >> (56 - 8 * i));
+    }
+    return 10;
+  }
+
+  // send_direct (inbox_mu_ held, direct_ set) sends what was sealed. What the socket does not
+  // take at once is the strand's to finish: it waits for the socket, and frames go through it
+  // until then.
+  void send_direct() {
+    switch (ws_.next_layer().send_direct()) {
+      case TlsSocket::Direct::kSent:
+        return;
+      case TlsSocket::Direct::kPending:
+        direct_ = false;
+        asio::post(ws_.get_executor(), [self = shared_from_this()] { self->finish_direct(); });
+        return;
+      case TlsSocket::Direct::kFailed:
+        direct_ = false;
+        asio::post(ws_.get_executor(), [self = shared_from_this()] { self->finish(); });
+        return;
+    }
+  }
+
+  // finish_direct sends, once the socket takes them, the records a direct write left unsent.
+  void finish_direct() {
+    if (finished_ || writing_) return;  // a write in progress sends them first
+    writing_ = true;
+    ws_.next_layer().async_flush([self = shared_from_this()](beast::error_code e) {
+      self->writing_ = false;
+      if (e || self->finished_) return self->finish();
+      self->after_writes();
+    });
+  }
+
+  // allow_direct lets deliver() write directly again (on the strand, with nothing to write).
+  void allow_direct() {
+    std::lock_guard lock(inbox_mu_);
+    if (opened_ && !closing_ && !close_pending_ && !finished_ && inbox_.empty()) direct_ = true;
+  }
+  void stop_direct() {
+    std::lock_guard lock(inbox_mu_);
+    direct_ = false;
+  }
+
   void take_inbox() {
     std::vector<Bytes> frames;
     {
       std::lock_guard lock(inbox_mu_);
       frames.swap(inbox_);  // inbox_ is left without a buffer: an idle connection holds none
+      direct_ = false;      // the strand writes these; direct writes wait until it is done
     }
     for (Bytes& frame : frames) enqueue(std::move(frame));
   }
@@ -339,13 +456,15 @@ class Session : public std::enable_shared_from_this<Session> {
   // with a close that was waiting for the queue to drain.
   void after_writes() {
     if (!queue_.empty()) return do_write();
-    if (close_pending_) start_close();
+    if (close_pending_) return start_close();
+    allow_direct();
   }
 
   // graceful_close flushes the write queue, then sends a WebSocket close frame.
   void graceful_close(websocket::close_code code) {
     if (finished_ || closing_) return;
     if (!opened_) return finish();
+    stop_direct();
     close_pending_ = true;
     close_code_ = code;
     if (!writing_) start_close();
@@ -363,6 +482,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish() {
     if (finished_) return;
     finished_ = true;
+    stop_direct();  // no direct write may use the descriptor once it is closed (it may be reused)
     idle_timer_.cancel();
     rate_timer_.cancel();
     beast::error_code ignored;
@@ -392,6 +512,9 @@ class Session : public std::enable_shared_from_this<Session> {
   WriteQueue queue_;
   std::mutex inbox_mu_;
   std::vector<Bytes> inbox_;  // frames from deliver() not yet taken by the strand
+  bool direct_ = false;       // inbox_mu_: the strand has nothing to write (see above)
+  bool held_ = false;         // inbox_mu_: in the t_held of thread holder_
+  std::thread::id holder_;    // inbox_mu_
   TokenBucket bucket_;
   relay::ConnectionId id_;
   websocket::close_code close_code_ = websocket::close_code::normal;
@@ -406,6 +529,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void Server::Impl::send(relay::ConnectionId connection, Bytes frame) {
   if (auto session = find(connection)) session->deliver(std::move(frame));
+}
+
+void Server::Impl::flush() {
+  std::vector<std::shared_ptr<Session>> held;
+  held.swap(t_held);
+  for (auto& session : held) session->flush_held();
 }
 
 void Server::Impl::close(relay::ConnectionId connection) {

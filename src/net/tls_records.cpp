@@ -179,9 +179,10 @@ Result<void> TlsRecords::update(Direction& d) const {
   return r;
 }
 
-void TlsRecords::seal_record(std::uint8_t type, ByteView data, Bytes& out) {
-  BC_CHECK(data.size() <= kMaxPlaintext);
-  const std::size_t inner = data.size() + 1;
+void TlsRecords::seal_record(std::uint8_t type, ByteView head, ByteView data, Bytes& out) {
+  BC_CHECK(head.size() <= kMaxPlaintext && data.size() <= kMaxPlaintext - head.size());
+  const std::size_t plain = head.size() + data.size();
+  const std::size_t inner = plain + 1;
   const std::size_t length = inner + kTagSize;
   const std::size_t at = out.size();
   out.resize(at + kHeaderSize + length);
@@ -192,8 +193,9 @@ void TlsRecords::seal_record(std::uint8_t type, ByteView data, Bytes& out) {
   header[3] = static_cast<std::uint8_t>(length >> 8);
   header[4] = static_cast<std::uint8_t>(length);
   std::uint8_t* body = header + kHeaderSize;
-  if (!data.empty()) std::memcpy(body, data.data(), data.size());
-  body[data.size()] = type;
+  if (!head.empty()) std::memcpy(body, head.data(), head.size());
+  if (!data.empty()) std::memcpy(body + head.size(), data.data(), data.size());
+  body[plain] = type;
 
   const auto nonce = nonce_of(write_.iv, write_.seq);
   EVP_CIPHER_CTX* ctx = cipher_ctx();
@@ -212,21 +214,21 @@ void TlsRecords::seal_record(std::uint8_t type, ByteView data, Bytes& out) {
   ++write_.seq;
 }
 
-void TlsRecords::seal_data(ByteView data, Bytes& out) {
+void TlsRecords::seal_data(ByteView head, ByteView data, Bytes& out) {
   if (update_requested_ || write_.seq >= write_key_limit_) {
     // KeyUpdate(update_not_requested) under the old key, then the new key for what follows.
     const std::uint8_t key_update[] = {kKeyUpdate, 0, 0, 1, 0};
-    seal_record(kHandshake, key_update, out);
+    seal_record(kHandshake, {}, key_update, out);
     BC_CHECK(update(write_).has_value());
     update_requested_ = false;
   }
-  seal_record(kApplicationData, data, out);
+  seal_record(kApplicationData, head, data, out);
 }
 
 void TlsRecords::seal_alert(std::uint8_t description, Bytes& out) {
   const std::uint8_t alert[] = {description == kCloseNotify ? kAlertWarning : kAlertFatal,
                                 description};
-  seal_record(kAlert, alert, out);
+  seal_record(kAlert, {}, alert, out);
 }
 
 Result<TlsRecords::Opened> TlsRecords::failure(std::uint8_t alert, Errc code, const char* detail) {

@@ -63,7 +63,11 @@ class TlsRecords {
   // application_data record, preceded by a KeyUpdate when one is due (the peer asked for it, or
   // the write key is near its limit). `out` grows by data.size() + kOverhead, or twice kOverhead
   // plus 4 more with a KeyUpdate.
-  void seal_data(ByteView data, Bytes& out);
+  void seal_data(ByteView data, Bytes& out) { seal_data({}, data, out); }
+  // This form seals `head` followed by `data` as one record (together at most kMaxPlaintext
+  // bytes): a WebSocket frame header and the start of its payload, without copying them together
+  // first.
+  void seal_data(ByteView head, ByteView data, Bytes& out);
   // seal_alert appends one alert record (close_notify is a warning, anything else fatal).
   void seal_alert(std::uint8_t description, Bytes& out);
 
@@ -107,7 +111,7 @@ class TlsRecords {
   TlsRecords() = default;
   [[nodiscard]] Result<void> rekey(Direction& d, ByteView secret) const;
   [[nodiscard]] Result<void> update(Direction& d) const;
-  void seal_record(std::uint8_t type, ByteView data, Bytes& out);
+  void seal_record(std::uint8_t type, ByteView head, ByteView data, Bytes& out);
   Result<Opened> failure(std::uint8_t alert, Errc code, const char* detail);
   void wipe() noexcept;
 

@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/system/error_code.hpp>
@@ -243,6 +244,7 @@ void TlsSocket::consume_in(std::size_t n) {
 }
 
 TlsSocket::Outcome TlsSocket::records_read(void* data, std::size_t size) {
+  std::lock_guard lock(send_mu_);
   if (failed_) return {Want::kNothing, failed_, 0};
   while (true) {
     if (plain_len_ > 0) {
@@ -338,6 +340,7 @@ TlsSocket::Outcome TlsSocket::flush_out() {
 }
 
 TlsSocket::Outcome TlsSocket::records_write(const void* data, std::size_t size) {
+  std::lock_guard lock(send_mu_);
   if (!writing_) {
     if (failed_) return {Want::kNothing, failed_, 0};
     if (close_sent_) return {Want::kNothing, asio::error::shut_down, 0};
@@ -356,6 +359,7 @@ TlsSocket::Outcome TlsSocket::records_write(const void* data, std::size_t size) 
 }
 
 TlsSocket::Outcome TlsSocket::flush_step() {
+  std::lock_guard lock(send_mu_);
   if (failed_) return {Want::kNothing, failed_, 0};
   // A write waiting for the socket shares out_: whichever runs first sends for both.
   Outcome out = flush_out();
@@ -364,6 +368,7 @@ TlsSocket::Outcome TlsSocket::flush_step() {
 }
 
 TlsSocket::Outcome TlsSocket::records_shutdown() {
+  std::lock_guard lock(send_mu_);
   if (failed_) return {};  // nothing can be sent on a broken connection; the caller closes it
   if (!close_sent_) {
     // Appended after a write still in progress, so the peer reads all of it, then the end.
@@ -373,6 +378,35 @@ TlsSocket::Outcome TlsSocket::records_shutdown() {
   Outcome out = flush_out();
   out.n = 0;
   return out;
+}
+
+bool TlsSocket::seal_frame(ByteView head, ByteView payload) {
+  std::lock_guard lock(send_mu_);
+  if (!records_ || failed_ || close_sent_) return false;
+  // The first record carries the header and what fits of the payload; the rest follows in
+  // records of kMaxWrite, as the strand's writes would cut it.
+  const std::size_t first = std::min(payload.size(), kMaxWrite - head.size());
+  records_->seal_data(head, payload.first(first), out_);
+  for (std::size_t at = first; at < payload.size(); at += kMaxWrite) {
+    records_->seal_data(payload.subspan(at, std::min(kMaxWrite, payload.size() - at)), out_);
+  }
+  return true;
+}
+
+TlsSocket::Direct TlsSocket::send_direct() {
+  std::lock_guard lock(send_mu_);
+  if (failed_) return Direct::kFailed;
+  // A strand write waiting for the socket sends these records too, once it can; it is the
+  // strand's to finish.
+  if (writing_) return Direct::kPending;
+  const Outcome out = flush_out();
+  if (out.ec) return Direct::kFailed;
+  return out.want == Want::kNothing ? Direct::kSent : Direct::kPending;
+}
+
+std::size_t TlsSocket::unsent_bytes() const {
+  std::lock_guard lock(send_mu_);
+  return out_.size() - out_sent_;
 }
 
 void TlsSocket::shutdown_now(error_code& ec) {

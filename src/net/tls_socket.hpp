@@ -20,6 +20,14 @@
 //
 // After the TCP socket is closed, no operation touches the SSL object again (the descriptor
 // number may already belong to another connection): each completes with bad_descriptor.
+//
+// Direct sends: once on TlsRecords, another thread may seal a whole WebSocket frame into the
+// socket's output (seal_frame) and send it (send_direct) while the strand reads. The sending
+// half (the output buffer, the write key and sequence number, the broken and closed flags) is
+// guarded by a mutex that every operation touching it takes, so records never interleave and
+// sequence numbers never repeat. The caller guarantees that no WebSocket message is half written
+// by the strand meanwhile and that the TCP socket stays open during the call (Session in
+// server.cpp does both under its own lock).
 #pragma once
 
 #include <openssl/ssl.h>
@@ -34,6 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -130,14 +139,33 @@ class TlsSocket {
         Op<WriteCall, true>{this, std::move(call)}, handler, socket_);
   }
 
+  // What send_direct came to.
+  enum class Direct {
+    kSent,     // everything sealed so far has left
+    kPending,  // the socket took only part: the strand must wait for it with async_flush
+    kFailed,   // the connection is broken
+  };
+  // seal_frame appends the records of one WebSocket frame, `head` then `payload`, to the output,
+  // where send_direct or the next write or flush of the strand sends them. Refused (false,
+  // nothing sealed) unless the connection runs on TlsRecords, is not broken, and has not sent
+  // close_notify. Thread-safe (see above).
+  [[nodiscard]] bool seal_frame(ByteView head, ByteView payload);
+  // send_direct sends what waits in the output. Thread-safe (see above).
+  [[nodiscard]] Direct send_direct();
+  // unsent_bytes is how much of the output has not left yet. Thread-safe.
+  [[nodiscard]] std::size_t unsent_bytes() const;
+
   // hold_writes(true) makes later writes on TlsRecords seal their records and keep them, completing
   // without a system call, until kMaxHeld bytes are kept (a write past that sends everything as
   // usual); async_flush then sends what is kept, so a burst of small writes leaves in one send.
   // hold_writes(false) before async_flush. While OpenSSL still runs the connection, writes are
   // never held.
-  void hold_writes(bool on) noexcept { hold_ = on; }
+  void hold_writes(bool on) {
+    std::lock_guard lock(send_mu_);
+    hold_ = on;
+  }
   // has_unsent tells whether records wait to be sent (held, or a write that waits for the socket).
-  [[nodiscard]] bool has_unsent() const noexcept { return out_sent_ < out_.size(); }
+  [[nodiscard]] bool has_unsent() const { return unsent_bytes() > 0; }
 
   // async_flush sends the records held by hold_writes. Handler: void(error_code).
   template <class Handler>
@@ -279,6 +307,9 @@ class TlsSocket {
   std::size_t record_len_ = 0;
   std::size_t plain_off_ = 0;
   std::size_t plain_len_ = 0;
+  // send_mu_ guards the sending half: out_, out_sent_, writing_, hold_, close_sent_, failed_ and
+  // the record layer (whose receiving half shares a flag with its sending half).
+  mutable std::mutex send_mu_;
   Bytes out_;
   std::size_t out_sent_ = 0;
   bool writing_ = false;

@@ -252,7 +252,10 @@ class RelayServiceImpl final : public RelayCore {
         }
       }
     }
-    if (immediate) send(connection, request_id, std::move(*immediate));
+    if (immediate) {
+      send(connection, request_id, std::move(*immediate));
+      outbox_.flush();
+    }
     if (close) outbox_.close(connection);
   }
 
@@ -659,6 +662,8 @@ class RelayServiceImpl final : public RelayCore {
       apply_effect(op.connection, out.effect, refill);
     }
     refill_subscriptions(refill, now);
+    // The batch's replies and pushes may be held per connection until here: one send each.
+    outbox_.flush();
   }
 
   bool connection_open(ConnectionId connection) {

@@ -14,12 +14,16 @@ using ConnectionId = std::uint64_t;
 // Outbox is how the service talks back to the transport. Implementations must be thread-safe:
 // the service may call them from its own threads (e.g. after a group commit), and must never
 // block on them. send() queues one binary frame for a connection (dropped silently if that
-// connection has gone); close() asks the transport to close a connection.
+// connection has gone); close() asks the transport to close a connection. A frame sent from a
+// thread other than the transport's own may be held until that thread calls flush(), so that the
+// frames of one group commit leave each connection together: a thread that sends calls flush()
+// once it has sent what it has for now.
 class Outbox {
  public:
   virtual ~Outbox() = default;
   virtual void send(ConnectionId connection, Bytes frame) = 0;
   virtual void close(ConnectionId connection) = 0;
+  virtual void flush() = 0;
 };
 
 // RelayService is driven by the transport. All methods are thread-safe and return quickly:

@@ -136,6 +136,7 @@ void FaultInjector::on_frame(relay::ConnectionId connection, ByteView frame) {
         // The service deleted this envelope at its first ack; a lying relay acknowledges the
         // ack of its own copy rather than reveal it with a not_found.
         forward(connection, encode(decoded->request_id, wire::Ok{}));
+        downstream_.flush();
         return;
       }
     } else if (const auto* many = std::get_if<wire::AckMany>(&decoded->message)) {
@@ -189,6 +190,8 @@ void FaultInjector::on_close(relay::ConnectionId connection) {
 std::string FaultInjector::metrics_text() const { return upstream_->metrics_text(); }
 
 void FaultInjector::close(relay::ConnectionId connection) { downstream_.close(connection); }
+
+void FaultInjector::flush() { downstream_.flush(); }
 
 void FaultInjector::send(relay::ConnectionId connection, Bytes frame) {
   Result<wire::RelayFrame> decoded = wire::decode_relay_frame(frame);
@@ -308,6 +311,7 @@ void FaultInjector::release_due() {
     forward(it->connection, std::move(it->frame));
     it = held_.erase(it);
   }
+  downstream_.flush();  // this thread is not the service's: what it sent must not wait
 }
 
 void FaultInjector::run_timer() {

@@ -95,6 +95,7 @@ class FaultInjector final : public relay::RelayService, public relay::Outbox {
   // Outbox (service -> transport).
   void send(relay::ConnectionId connection, Bytes frame) override;
   void close(relay::ConnectionId connection) override;
+  void flush() override;
 
  private:
   using Key = std::pair<wire::QueueId, wire::MessageId>;

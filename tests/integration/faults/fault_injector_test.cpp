@@ -27,6 +27,7 @@ class RecordingOutbox final : public relay::Outbox {
     frames_[connection].push_back(std::move(frame));
   }
   void close(ConnectionId) override {}
+  void flush() override {}
   std::vector<RelayFrame> take(ConnectionId connection) {
     std::lock_guard lock(mu_);
     std::vector<RelayFrame> out;

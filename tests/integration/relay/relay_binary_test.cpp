@@ -128,6 +128,43 @@ TEST_F(RelayBinaryTest, DepositSubscribePushAckEndToEnd) {
   EXPECT_EQ(log.find(to_hex(key.public_key.view())), std::string::npos);
 }
 
+TEST_F(RelayBinaryTest, LargeEnvelopesArePushedWholeAndInOrderAmongOtherReplies) {
+  // 64 KiB envelopes span five TLS records each; pushed after a group commit, they are written
+  // to the subscriber's socket by the relay's writer itself, while the subscriber's own requests
+  // are answered by its network thread. Every frame must arrive whole and in order.
+  const auto key = owner_key();
+  auto owner = connect();
+  ASSERT_NE(owner, nullptr);
+  const auto queue = owner->create_queue(key.public_key);
+  ASSERT_TRUE(queue) << queue.error().message();
+  ASSERT_TRUE(owner->subscribe(queue->recipient_id, key.private_key));
+  auto sender = connect();
+  ASSERT_NE(sender, nullptr);
+  constexpr std::uint64_t kEnvelopes = 12;
+  constexpr std::size_t kSize = 64 * 1024;
+  for (std::uint64_t i = 1; i <= kEnvelopes; ++i) {
+    ASSERT_TRUE(sender->client().queue(
+        *sender->codec().deposit(queue->sender_id, envelope_with(i, kSize))));
+  }
+  ASSERT_TRUE(sender->client().flush());
+  // Requests answered at once, while the pushes are on their way.
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(owner->hello());
+  for (std::uint64_t i = 1; i <= kEnvelopes; ++i) {
+    const auto d = owner->next_delivery();
+    ASSERT_TRUE(d) << d.error().message();
+    EXPECT_EQ(sequence_of(d->envelope), i);
+    EXPECT_EQ(d->envelope, envelope_with(i, kSize)) << "envelope " << i << " changed";
+    ASSERT_TRUE(owner->ack(queue->recipient_id, d->message_id));
+  }
+  for (std::uint64_t i = 1; i <= kEnvelopes; ++i) {
+    const auto receipt = sender->client().receive_for(10'000);
+    ASSERT_TRUE(receipt) << receipt.error().message();
+    const auto parsed = relay::RelayClientCodec::parse(*receipt);
+    ASSERT_TRUE(parsed) << parsed.error().message();
+    EXPECT_TRUE(std::holds_alternative<wire::DepositReceipt>(parsed->message));
+  }
+}
+
 TEST(RelayConfigFile, PushWindowBytesBoundsWhatASubscriberIsSent) {
   TempDir dir("bc-relay-window");
   auto relay = RelayProcess::start(dir.path() / "data", "push_window_bytes = 1024\n");

@@ -27,6 +27,7 @@ class RecordingOutbox final : public Outbox {
     frames_[connection].push_back(std::move(frame));
   }
   void close(ConnectionId) override {}
+  void flush() override {}
   std::vector<wire::RelayFrame> take(ConnectionId connection) {
     std::lock_guard lock(mu_);
     std::vector<wire::RelayFrame> out;

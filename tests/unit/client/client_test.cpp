@@ -41,6 +41,7 @@ class TamperOutbox final : public relay::Outbox {
     inner->send(c, std::move(frame));
   }
   void close(relay::ConnectionId c) override { inner->close(c); }
+  void flush() override { inner->flush(); }
   relay::Outbox* inner = nullptr;
   std::atomic<bool> break_receipts{false};
 };

@@ -66,6 +66,21 @@ TEST_P(TlsRecordsTest, RecordsRoundTripInOrderWithTheirSequenceNumbers) {
   EXPECT_EQ(open_text(*server_, wire), "back");
 }
 
+TEST_P(TlsRecordsTest, AHeadAndItsDataTravelAsOneRecord) {
+  Bytes wire;
+  server_->seal_data(as_bytes("head:"), as_bytes("data"), wire);
+  server_->seal_data(as_bytes("only a head"), {}, wire);
+  const Bytes head(10, 0x41);
+  server_->seal_data(head, Bytes(TlsRecords::kMaxPlaintext - head.size(), 0x42), wire);
+  EXPECT_EQ(server_->write_sequence(), 3u);
+  EXPECT_EQ(wire.size(), 9 + 11 + TlsRecords::kMaxPlaintext + 3 * TlsRecords::kOverhead);
+  EXPECT_EQ(open_text(*mirror_, wire), "head:data");
+  EXPECT_EQ(open_text(*mirror_, wire), "only a head");
+  EXPECT_EQ(open_text(*mirror_, wire),
+            std::string(10, 'A') + std::string(TlsRecords::kMaxPlaintext - 10, 'B'));
+  EXPECT_TRUE(wire.empty());
+}
+
 TEST_P(TlsRecordsTest, AnIncompleteRecordWaitsForTheRest) {
   Bytes wire;
   server_->seal_data(as_bytes("split"), wire);

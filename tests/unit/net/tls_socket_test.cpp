@@ -4,16 +4,20 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "net/certificate.hpp"
@@ -358,6 +362,151 @@ TEST_P(TlsSocketTest, AFlushWaitsForASocketThatCannotTakeItAll) {
   ASSERT_FALSE(flush_ec) << flush_ec.message();
   ASSERT_FALSE(read_ec) << read_ec.message();
   EXPECT_EQ(back, sent);
+}
+
+// Unit is a piece of the test stream: a 4-byte head (source, sequence number, payload length)
+// and a payload recognisable by both.
+Bytes unit_head(std::uint8_t source, std::uint8_t seq, std::size_t size) {
+  return Bytes{source, seq, static_cast<std::uint8_t>(size >> 8), static_cast<std::uint8_t>(size)};
+}
+Bytes unit_payload(std::uint8_t source, std::uint8_t seq, std::size_t size) {
+  const std::string p = pattern(size, source * 256 + seq);
+  return Bytes(p.begin(), p.end());
+}
+
+TEST_P(TlsSocketTest, DirectFramesFromAnotherThreadInterleaveOnlyWholeWithTheStrandsWrites) {
+  if (!GetParam().prepared) {
+    // Only a connection on TlsRecords takes direct frames; on OpenSSL it refuses them.
+    EXPECT_FALSE(server_->seal_frame(unit_head(1, 0, 1), unit_payload(1, 0, 1)));
+    return;
+  }
+  // The client asks for a KeyUpdate: the server reads that request while another thread seals,
+  // and the next record sealed, wherever it is sealed, must carry the update first.
+  ASSERT_EQ(SSL_key_update(client_->native_handle(), SSL_KEY_UPDATE_REQUESTED), 1);
+  const std::string up = "after the client's key update";
+  error_code up_ec;
+  asio::async_write(*client_, asio::buffer(up), [&](error_code e, std::size_t) { up_ec = e; });
+
+  // Thread 1 seals 80 frames of up to 40,000 bytes (three records each at most) and sends now
+  // and then; the strand writes 120 units of up to 16,000 bytes, each one record, meanwhile.
+  constexpr int kDirect = 80;
+  constexpr int kStrand = 120;
+  auto direct_size = [](int i) { return static_cast<std::size_t>((i * 7919) % 40000 + 1); };
+  auto strand_size = [](int i) { return static_cast<std::size_t>((i * 104729) % 16000 + 1); };
+  std::size_t total = 0;
+  for (int i = 0; i < kDirect; ++i) total += 4 + direct_size(i);
+  for (int i = 0; i < kStrand; ++i) total += 4 + strand_size(i);
+
+  std::string back(total, '\0');
+  error_code read_ec = asio::error::would_block;
+  asio::async_read(*client_, asio::buffer(back), [&](error_code e, std::size_t) { read_ec = e; });
+  std::string got_up(up.size(), '\0');
+  error_code server_read_ec = asio::error::would_block;
+  asio::async_read(*server_, asio::buffer(got_up),
+                   [&](error_code e, std::size_t) { server_read_ec = e; });
+
+  std::atomic<int> refused{0};
+  std::thread direct([&] {
+    for (int i = 0; i < kDirect; ++i) {
+      const auto seq = static_cast<std::uint8_t>(i);
+      if (!server_->seal_frame(unit_head(1, seq, direct_size(i)),
+                               unit_payload(1, seq, direct_size(i)))) {
+        refused.fetch_add(1);
+      }
+      if (i % 3 == 2) (void)server_->send_direct();
+    }
+  });
+  int written = 0;
+  error_code write_ec;
+  std::vector<Bytes> units(kStrand);
+  std::function<void()> write_next = [&] {
+    if (written == kStrand) return;
+    const auto seq = static_cast<std::uint8_t>(written);
+    units[written] = unit_head(2, seq, strand_size(written));
+    const Bytes payload = unit_payload(2, seq, strand_size(written));
+    units[written].insert(units[written].end(), payload.begin(), payload.end());
+    asio::async_write(*server_, asio::buffer(units[written]), [&](error_code e, std::size_t) {
+      if (e) write_ec = e;
+      ++written;
+      if (!e) write_next();
+    });
+  };
+  write_next();
+  while (written < kStrand && !write_ec) ioc_.run_for(std::chrono::milliseconds(10));
+  direct.join();
+  ASSERT_FALSE(write_ec) << write_ec.message();
+  EXPECT_EQ(refused.load(), 0);
+  // What the last direct send left, the strand sends (as Session does after a kPending).
+  error_code flush_ec = asio::error::would_block;
+  server_->async_flush([&](error_code e) { flush_ec = e; });
+  ioc_.run();
+  ioc_.restart();
+  ASSERT_FALSE(flush_ec) << flush_ec.message();
+  ASSERT_FALSE(read_ec) << read_ec.message();
+  ASSERT_FALSE(up_ec) << up_ec.message();
+  ASSERT_FALSE(server_read_ec) << server_read_ec.message();
+  EXPECT_EQ(got_up, up);
+  EXPECT_FALSE(server_->has_unsent());
+
+  // The stream is the two sequences, each whole and in order, interleaved unit by unit.
+  int next[3] = {0, 0, 0};
+  std::size_t at = 0;
+  while (at + 4 <= back.size()) {
+    const auto source = static_cast<std::uint8_t>(back[at]);
+    const auto seq = static_cast<std::uint8_t>(back[at + 1]);
+    const std::size_t size = (std::size_t{static_cast<std::uint8_t>(back[at + 2])} << 8) |
+                             static_cast<std::uint8_t>(back[at + 3]);
+    ASSERT_TRUE(source == 1 || source == 2) << "a unit's head was cut at byte " << at;
+    ASSERT_EQ(seq, next[source]) << "source " << int{source} << " out of order at byte " << at;
+    ASSERT_LE(at + 4 + size, back.size());
+    const Bytes expected = unit_payload(source, seq, size);
+    ASSERT_TRUE(
+        std::equal(expected.begin(), expected.end(), back.begin() + at + 4,
+                   [](std::uint8_t a, char b) { return a == static_cast<std::uint8_t>(b); }))
+        << "unit " << int{seq} << " of source " << int{source} << " was cut or mixed";
+    ++next[source];
+    at += 4 + size;
+  }
+  EXPECT_EQ(at, back.size());
+  EXPECT_EQ(next[1], kDirect);
+  EXPECT_EQ(next[2], kStrand);
+  // The server answered the client's KeyUpdate request, once.
+  EXPECT_EQ(std::count(client_handshake_types_.begin(), client_handshake_types_.end(),
+                       SSL3_MT_KEY_UPDATE),
+            1);
+}
+
+TEST_P(TlsSocketTest, ADirectSendTheSocketCannotTakeIsLeftToTheStrand) {
+  if (!GetParam().prepared) GTEST_SKIP() << "only a connection on TlsRecords takes direct frames";
+  server_->next_layer().set_option(asio::socket_base::send_buffer_size(4096));
+  client_->next_layer().set_option(asio::socket_base::receive_buffer_size(4096));
+  const Bytes head = unit_head(1, 0, 60000);
+  const Bytes payload = unit_payload(1, 0, 60000);
+  ASSERT_TRUE(server_->seal_frame(head, payload));
+  EXPECT_EQ(server_->send_direct(), TlsSocket::Direct::kPending);
+  EXPECT_TRUE(server_->has_unsent());
+  // The strand waits for the socket and sends the rest once the client reads.
+  error_code flush_ec = asio::error::would_block;
+  server_->async_flush([&](error_code e) { flush_ec = e; });
+  std::string back(head.size() + payload.size(), '\0');
+  error_code read_ec;
+  asio::async_read(*client_, asio::buffer(back), [&](error_code e, std::size_t) { read_ec = e; });
+  ioc_.run();
+  ioc_.restart();
+  ASSERT_FALSE(flush_ec) << flush_ec.message();
+  ASSERT_FALSE(read_ec) << read_ec.message();
+  EXPECT_TRUE(std::equal(head.begin(), head.end(), back.begin(),
+                         [](std::uint8_t a, char b) { return a == static_cast<std::uint8_t>(b); }));
+  EXPECT_TRUE(std::equal(payload.begin(), payload.end(), back.begin() + 4,
+                         [](std::uint8_t a, char b) { return a == static_cast<std::uint8_t>(b); }));
+  EXPECT_EQ(server_->send_direct(), TlsSocket::Direct::kSent);
+
+  // After close_notify nothing more is sealed.
+  error_code shutdown_ec = asio::error::would_block;
+  server_->async_shutdown([&](error_code e) { shutdown_ec = e; });
+  ioc_.run();
+  ASSERT_FALSE(shutdown_ec) << shutdown_ec.message();
+  EXPECT_FALSE(server_->seal_frame(head, payload));
 }
 
 }  // namespace

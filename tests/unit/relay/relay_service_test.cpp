@@ -41,6 +41,7 @@ class FakeOutbox final : public Outbox {
     std::lock_guard lock(mu_);
     closed_.insert(connection);
   }
+  void flush() override {}
   // take returns (and forgets) the frames sent to `connection`, decoded.
   std::vector<RelayFrame> take(ConnectionId connection) {
     std::lock_guard lock(mu_);
