@@ -49,17 +49,17 @@ class TamperOutbox final : public relay::Outbox {
 // TapService passes every frame to the real service and keeps the deposits it saw.
 class TapService final : public relay::RelayService {
  public:
-  void on_open(relay::ConnectionId c) override { inner->on_open(c); }
+  void on_open(relay::ConnectionId c) override { inner.load()->on_open(c); }
   void on_frame(relay::ConnectionId c, ByteView frame) override {
     auto f = wire::decode_relay_frame(frame);
     if (f && std::holds_alternative<wire::Deposit>(f->message)) {
       std::lock_guard lock(mu);
       deposits.push_back(to_bytes(frame));
     }
-    inner->on_frame(c, frame);
+    inner.load()->on_frame(c, frame);
   }
-  void on_close(relay::ConnectionId c) override { inner->on_close(c); }
-  [[nodiscard]] std::string metrics_text() const override { return inner->metrics_text(); }
+  void on_close(relay::ConnectionId c) override { inner.load()->on_close(c); }
+  [[nodiscard]] std::string metrics_text() const override { return inner.load()->metrics_text(); }
 
   // replay deposits a frame again, as a relay replaying an old envelope would.
   void replay(std::size_t index) {
@@ -90,18 +90,19 @@ class TapService final : public relay::RelayService {
     constexpr relay::ConnectionId kReplayer = 1'000'000;
     relay::RelayClientCodec codec;
     const Bytes hello = *codec.hello();  // the relay answers nothing before the handshake
-    inner->on_open(kReplayer);
-    inner->on_frame(kReplayer, hello);
-    inner->on_frame(kReplayer, frame);
-    inner->flush();
-    inner->on_close(kReplayer);
+    inner.load()->on_open(kReplayer);
+    inner.load()->on_frame(kReplayer, hello);
+    inner.load()->on_frame(kReplayer, frame);
+    inner.load()->flush();
+    inner.load()->on_close(kReplayer);
   }
   std::size_t deposit_count() {
     std::lock_guard lock(mu);
     return deposits.size();
   }
 
-  relay::RelayCore* inner = nullptr;
+  // Atomic: a test swaps the service while the transport's threads call it.
+  std::atomic<relay::RelayCore*> inner{nullptr};
   std::mutex mu;
   std::vector<Bytes> deposits;
 };
