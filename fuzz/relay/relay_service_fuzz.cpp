@@ -43,6 +43,7 @@ class CheckingOutbox final : public relay::Outbox {
     if (auto* e = std::get_if<wire::EscrowOpened>(&decoded->message)) escrows.push_back(*e);
   }
   void close(relay::ConnectionId) override {}
+  void flush() override {}
 
   std::mutex mu_;
   crypto::Ed25519PublicKey relay_key;
