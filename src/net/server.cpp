@@ -387,12 +387,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // finish_direct sends, once the socket takes them, the records a direct write left unsent.
   void finish_direct() {
     if (finished_ || writing_) return;  // a write in progress sends them first
-    writing_ = true;
-    ws_.next_layer().async_flush([self = shared_from_this()](beast::error_code e) {
-      self->writing_ = false;
-      if (e || self->finished_) return self->finish();
-      self->after_writes();
-    });
+    flush_unsent();
   }
 
   // allow_direct lets deliver() write directly again (on the strand, with nothing to write).
@@ -444,6 +439,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!queue_.empty()) return do_write();
     ws_.next_layer().hold_writes(false);
     if (!ws_.next_layer().has_unsent()) return after_writes();
+    flush_unsent();
+  }
+
+  // flush_unsent sends the records the socket still holds, waiting for it as needed, then goes
+  // on with after_writes.
+  void flush_unsent() {
     writing_ = true;
     ws_.next_layer().async_flush([self = shared_from_this()](beast::error_code e) {
       self->writing_ = false;
