@@ -15,18 +15,6 @@
 namespace bc::test {
 namespace fs = std::filesystem;
 
-TempDir::TempDir(const std::string& prefix) {
-  std::random_device rd;
-  path_ = fs::temp_directory_path() /
-          (prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-  fs::create_directories(path_);
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
 fs::path relay_binary() { return binary_dir() / "bin" / "backchannel-relay"; }
 fs::path faulty_relay_binary() { return binary_dir() / "bin" / "backchannel-faulty-relay"; }
 

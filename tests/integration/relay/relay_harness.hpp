@@ -15,22 +15,10 @@
 #include "crypto/ed25519.hpp"
 #include "net/client.hpp"
 #include "relay/relay_client.hpp"
+#include "support/temp_dir.hpp"
 #include "wire/relay_frames.hpp"
 
 namespace bc::test {
-
-// TempDir is a unique directory removed on destruction.
-class TempDir {
- public:
-  explicit TempDir(const std::string& prefix);
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // relay_binary is BUILD/bin/backchannel-relay.
 [[nodiscard]] std::filesystem::path relay_binary();

@@ -8,29 +8,14 @@
 #include <fstream>
 #include <random>
 
+#include "support/temp_dir.hpp"
 #include "support/test_paths.hpp"
 
 namespace bc::net {
 namespace {
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("bc-net-cert-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 TEST(SelfSignedCertificate, IsGeneratedOnceThenReused) {
   TempDir dir;

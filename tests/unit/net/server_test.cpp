@@ -4,24 +4,21 @@
 #include "net/server.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <filesystem>
 #include <mutex>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "net/certificate.hpp"
 #include "net/client.hpp"
+#include "support/temp_dir.hpp"
 
 namespace bc::net {
 namespace {
-namespace fs = std::filesystem;
 
 // OpenService remembers the connections that opened; it ignores what they send.
 class OpenService final : public relay::RelayService {
@@ -59,11 +56,7 @@ Bytes frame_of(std::uint8_t sender, std::uint32_t seq, std::size_t size) {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::random_device rd;
-    dir_ = fs::temp_directory_path() /
-           ("bc-net-server-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    fs::create_directories(dir_);
-    auto cert = ensure_self_signed(dir_, "127.0.0.1");
+    auto cert = ensure_self_signed(dir_.path(), "127.0.0.1");
     ASSERT_TRUE(cert) << cert.error().message();
     ServerOptions options;
     options.cert_pem = cert->cert;
@@ -80,11 +73,9 @@ class ServerTest : public ::testing::Test {
   }
   void TearDown() override {
     if (server_) server_->stop();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
-  fs::path dir_;
+  test::TempDir dir_{"bc-net-server"};
   OpenService service_;
   std::unique_ptr<Server> server_;
   ClientOptions client_options_;

@@ -12,43 +12,23 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
-#include <filesystem>
 #include <functional>
 #include <memory>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "net/certificate.hpp"
+#include "support/temp_dir.hpp"
 
 namespace bc::net {
 namespace {
 namespace asio = boost::asio;
 namespace ssl = asio::ssl;
-namespace fs = std::filesystem;
 using tcp = asio::ip::tcp;
 using boost::beast::error_code;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("bc-net-tls-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 // pattern: n recognisable bytes, different for each seed.
 std::string pattern(std::size_t n, int seed) {

@@ -4,29 +4,19 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <random>
 #include <string>
+
+#include "support/temp_dir.hpp"
 
 namespace bc::store {
 namespace {
-namespace fs = std::filesystem;
 
 class CoalescingVfsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::random_device rd;
-    dir_ = fs::temp_directory_path() /
-           ("bc-vfs-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    fs::create_directories(dir_);
-    path_ = (dir_ / "db.sqlite").string();
+    path_ = (dir_.path() / "db.sqlite").string();
     ASSERT_NE(coalescing_vfs_name(), nullptr);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   static sqlite3* open(const std::string& path, const char* vfs) {
@@ -63,7 +53,7 @@ class CoalescingVfsTest : public ::testing::Test {
     exec(db, sql);
   }
 
-  fs::path dir_;
+  test::TempDir dir_{"bc-vfs"};
   std::string path_;
 };
 

@@ -13,6 +13,7 @@
 #include "store/relay_sql.hpp"
 #include "store/relay_store.hpp"
 #include "store/sqlite_relay_store.hpp"
+#include "support/temp_dir.hpp"
 
 namespace bc::store {
 namespace {
@@ -25,24 +26,7 @@ Errc err(const Result<T>& r) {
 
 namespace fs = std::filesystem;
 
-// TempDir is a unique directory removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "bc-relay-store-XXXXXX").string();
-    char* made = ::mkdtemp(tmpl.data());
-    EXPECT_NE(made, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 RelayQueueId qid(std::uint8_t tag) {
   RelayQueueId id;
