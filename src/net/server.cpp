@@ -144,7 +144,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // flush_held sends what this thread sealed and held for the connection (Outbox::flush).
   void flush_held() {
     std::lock_guard lock(inbox_mu_);
-    held_ = false;
+    holder_ = {};
     // Without direct_, the strand is writing: its next write or flush sends these records first.
     if (direct_) send_direct();
   }
@@ -332,12 +332,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     counters().frames_out.fetch_add(1);
     const std::thread::id me = std::this_thread::get_id();
-    if ((held_ && holder_ != me) || ws_.next_layer().unsent_bytes() > TlsSocket::kMaxHeld) {
+    const bool held_elsewhere = holder_ != std::thread::id{} && holder_ != me;
+    if (held_elsewhere || ws_.next_layer().unsent_bytes() > TlsSocket::kMaxHeld) {
       send_direct();
       return true;
     }
-    if (!held_) {
-      held_ = true;
+    if (holder_ == std::thread::id{}) {
       holder_ = me;
       t_held.push_back(shared_from_this());
     }
@@ -514,8 +514,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::mutex inbox_mu_;
   std::vector<Bytes> inbox_;  // frames from deliver() not yet taken by the strand
   bool direct_ = false;       // inbox_mu_: the strand has nothing to write (see above)
-  bool held_ = false;         // inbox_mu_: in the t_held of thread holder_
-  std::thread::id holder_;    // inbox_mu_
+  std::thread::id holder_;    // inbox_mu_: the thread whose t_held has this session, if any
   TokenBucket bucket_;
   relay::ConnectionId id_;
   websocket::close_code close_code_ = websocket::close_code::normal;
