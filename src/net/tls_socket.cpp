@@ -280,6 +280,12 @@ TlsSocket::Outcome TlsSocket::records_read(void* data, std::size_t size) {
           continue;
       }
     }
+    // The last receive emptied the socket: wait for it rather than hear EAGAIN first.
+    if (drained_) {
+      drained_ = false;
+      if (in_len_ == 0) in_.reset();
+      return {Want::kRead, {}, 0};
+    }
     // The receive buffer exists only while bytes are expected or held; the unread part of a
     // record moves to its front before more is received.
     if (!in_) in_.reset(new std::uint8_t[TlsRecords::kMaxRecord]);
@@ -287,10 +293,11 @@ TlsSocket::Outcome TlsSocket::records_read(void* data, std::size_t size) {
       std::memmove(in_.get(), in_.get() + in_start_, in_len_);
       in_start_ = 0;
     }
-    const ssize_t got =
-        ::recv(socket_.native_handle(), in_.get() + in_len_, TlsRecords::kMaxRecord - in_len_, 0);
+    const std::size_t room = TlsRecords::kMaxRecord - in_len_;
+    const ssize_t got = ::recv(socket_.native_handle(), in_.get() + in_len_, room, 0);
     if (got > 0) {
       in_len_ += static_cast<std::size_t>(got);
+      drained_ = static_cast<std::size_t>(got) < room;
       continue;
     }
     if (got == 0) {

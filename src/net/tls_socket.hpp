@@ -307,6 +307,10 @@ class TlsSocket {
   std::size_t record_len_ = 0;
   std::size_t plain_off_ = 0;
   std::size_t plain_len_ = 0;
+  // The last receive took less than it asked for: the socket held no more, so the next read
+  // that needs bytes waits for the socket (async_wait completes at once if it is readable by
+  // then) instead of asking it again to hear EAGAIN.
+  bool drained_ = false;
   // send_mu_ guards the sending half: out_, out_sent_, writing_, hold_, close_sent_, failed_ and
   // the record layer (whose receiving half shares a flag with its sending half).
   mutable std::mutex send_mu_;
