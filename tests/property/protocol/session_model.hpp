@@ -141,7 +141,6 @@ class SessionModel {
 
   static std::optional<wire::SerializedKey> ratchet_key_of(const CiphertextMessage& m) {
     ByteView signal = m.serialized;
-    std::optional<wire::PreKeySignalMessageFields> outer;
     if (m.type == MessageType::kPreKey) {
       auto f = wire::decode_prekey_signal_message(m.serialized);
       if (!f) return std::nullopt;
