@@ -1,9 +1,14 @@
 // relay_load: load generator for backchannel-relay over TLS WebSocket, with Redis 7 (appendonly,
 // appendfsync always; LPUSH by depositors, BLMPOP by the consumer) measured the same way in the
-// same run as the anchor. Prints a Markdown table. Not a test: nothing here asserts a speed.
+// same run as the anchor, over plain TCP (hiredis) and over TLS 1.3 (the same server's TLS port,
+// OpenSSL with hiredis's RESP reader). Prints Markdown tables. Not a test: nothing here asserts
+// a speed.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -13,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -30,6 +36,7 @@
 
 #include "crypto/ed25519.hpp"
 #include "crypto/random.hpp"
+#include "net/certificate.hpp"
 #include "net/client.hpp"
 #include "relay/relay_client.hpp"
 #include "wire/relay_frames.hpp"
@@ -252,6 +259,7 @@ void subscribe(Conn& c, const Queue& q) {
 // The systems measured, as the tables name them.
 constexpr const char* kRelaySystem = "backchannel-relay";
 constexpr const char* kRedisSystem = "redis (AOF, fsync always)";
+constexpr const char* kRedisTlsSystem = "redis over TLS 1.3 (AOF, fsync always)";
 
 struct Outcome {
   std::string system;
@@ -409,22 +417,114 @@ Outcome relay_run(const net::ClientOptions& options, int depositors, int window,
   return out;
 }
 
-redisContext* redis_connect(std::uint16_t port) {
-  redisContext* c = redisConnect("127.0.0.1", port);
-  if (c == nullptr || c->err) die("cannot connect to redis");
-  return c;
-}
+// RespLink is one blocking Redis connection: plain TCP through hiredis, or TLS 1.3 through
+// OpenSSL with hiredis formatting the commands and parsing the replies. Both disable Nagle
+// (hiredis does so for its own connections).
+class RespLink {
+ public:
+  RespLink(std::uint16_t port, bool tls) {
+    if (!tls) {
+      plain_ = redisConnect("127.0.0.1", port);
+      if (plain_ == nullptr || plain_->err) die("cannot connect to redis");
+      return;
+    }
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      die("cannot connect to redis's TLS port");
+    }
+    const int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    if (ctx_ == nullptr || SSL_CTX_set_min_proto_version(ctx_, TLS1_3_VERSION) != 1) {
+      die("redis TLS: cannot set up OpenSSL");
+    }
+    // Loopback to a server this process started; the relay's clients pin its certificate, which
+    // costs nothing after the handshake either.
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
+    ssl_ = SSL_new(ctx_);
+    if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1 || SSL_connect(ssl_) != 1) {
+      die("redis TLS handshake failed");
+    }
+    reader_ = redisReaderCreate();
+    if (reader_ == nullptr) die("redis reader");
+  }
+  ~RespLink() {
+    if (plain_ != nullptr) redisFree(plain_);
+    if (reader_ != nullptr) redisReaderFree(reader_);
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RespLink(const RespLink&) = delete;
+  RespLink& operator=(const RespLink&) = delete;
 
-Outcome redis_run(std::uint16_t port, int depositors, int window, double seconds,
+  // append queues a command (hiredis format: %s a C string, %b a pointer and a length).
+  void append(const char* format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    if (plain_ != nullptr) {
+      const int rc = redisvAppendCommand(plain_, format, ap);
+      va_end(ap);
+      if (rc != REDIS_OK) die("redis: cannot format a command");
+      return;
+    }
+    char* cmd = nullptr;
+    const int len = redisvFormatCommand(&cmd, format, ap);
+    va_end(ap);
+    if (len < 0) die("redis: cannot format a command");
+    out_.append(cmd, static_cast<std::size_t>(len));
+    redisFreeCommand(cmd);
+  }
+
+  // reply returns the next reply (free it with freeReplyObject); dies on a connection error. As
+  // hiredis does, what is queued is sent only when no reply is already at hand.
+  redisReply* reply() {
+    void* r = nullptr;
+    if (plain_ != nullptr) {
+      if (redisGetReply(plain_, &r) != REDIS_OK || r == nullptr) die("redis: connection failed");
+      return static_cast<redisReply*>(r);
+    }
+    while (true) {
+      if (redisReaderGetReply(reader_, &r) != REDIS_OK) die("redis TLS: bad reply");
+      if (r != nullptr) return static_cast<redisReply*>(r);
+      if (!out_.empty()) {
+        if (SSL_write(ssl_, out_.data(), static_cast<int>(out_.size())) !=
+            static_cast<int>(out_.size())) {
+          die("redis TLS: write failed");
+        }
+        out_.clear();
+      }
+      char buf[16384];
+      const int n = SSL_read(ssl_, buf, sizeof buf);
+      if (n <= 0) die("redis TLS: read failed");
+      if (redisReaderFeed(reader_, buf, static_cast<std::size_t>(n)) != REDIS_OK) {
+        die("redis TLS: bad reply");
+      }
+    }
+  }
+
+ private:
+  redisContext* plain_ = nullptr;
+  int fd_ = -1;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  redisReader* reader_ = nullptr;
+  std::string out_;
+};
+
+Outcome redis_run(std::uint16_t port, bool tls, int depositors, int window, double seconds,
                   const std::string& load, const std::string& key) {
   LatencySink sink;
   std::atomic<std::uint64_t> target{~0ULL};
   std::thread consumer([&] {
-    redisContext* c = redis_connect(port);
+    RespLink c(port, tls);
     while (sink.received.load() < target.load()) {
-      auto* reply =
-          static_cast<redisReply*>(redisCommand(c, "BLMPOP 0.5 1 %s RIGHT COUNT 512", key.c_str()));
-      if (reply == nullptr) die("redis BLMPOP failed");
+      c.append("BLMPOP 0.5 1 %s RIGHT COUNT 512", key.c_str());
+      redisReply* reply = c.reply();
       const std::int64_t now = now_ns();
       if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
         const redisReply* items = reply->element[1];
@@ -434,32 +534,30 @@ Outcome redis_run(std::uint16_t port, int depositors, int window, double seconds
       }
       freeReplyObject(reply);
     }
-    redisFree(c);
   });
   std::atomic<std::uint64_t> sequence{0};
   const std::int64_t start_ns = now_ns();
   auto [acked, elapsed] = run_depositors(depositors, seconds, [&](int, std::atomic<bool>& stop) {
-    redisContext* c = redis_connect(port);
+    RespLink c(port, tls);
     std::uint64_t ok = 0;
     int outstanding = 0;
     while (!stop.load() || outstanding > 0) {
       while (!stop.load() && outstanding < window) {
         const Bytes env = make_envelope(sequence.fetch_add(1));
-        redisAppendCommand(c, "LPUSH %s %b", key.c_str(), env.data(), env.size());
+        c.append("LPUSH %s %b", key.c_str(), env.data(), env.size());
         ++outstanding;
       }
-      void* reply = nullptr;
-      if (redisGetReply(c, &reply) != REDIS_OK || reply == nullptr) die("redis LPUSH failed");
-      if (static_cast<redisReply*>(reply)->type == REDIS_REPLY_INTEGER) ++ok;
+      redisReply* reply = c.reply();
+      if (reply->type == REDIS_REPLY_INTEGER) ++ok;
       freeReplyObject(reply);
       --outstanding;
     }
-    redisFree(c);
     return ok;
   });
   target.store(acked);
   consumer.join();
-  Outcome out{kRedisSystem, load, elapsed, acked, std::move(sink.latencies)};
+  Outcome out{tls ? kRedisTlsSystem : kRedisSystem, load, elapsed, acked,
+              std::move(sink.latencies)};
   out.end_to_end_seconds = sink.end_to_end_seconds(start_ns, elapsed);
   return out;
 }
@@ -481,6 +579,7 @@ int main(int argc, char** argv) {
   int idle = 10'000;
   int runs = 1;
   bool with_redis = true;
+  bool with_redis_tls = true;
   std::string only_load;  // empty: all three
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -495,6 +594,8 @@ int main(int argc, char** argv) {
       if (runs < 1 || runs > 50) die("--runs: 1 to 50");
     } else if (a == "--no-redis") {
       with_redis = false;
+    } else if (a == "--no-redis-tls") {
+      with_redis_tls = false;
     } else if (a == "--load" && i + 1 < argc) {
       only_load = argv[++i];
       if (only_load != "1" && only_load != "16" && only_load != "pipelined") {
@@ -505,12 +606,13 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: relay_load [--relay BIN] [--seconds S (0: idle connections only)] "
-                   "[--runs N] [--idle N] [--no-redis] [--load 1|16|pipelined] "
+                   "[--runs N] [--idle N] [--no-redis] [--no-redis-tls] [--load 1|16|pipelined] "
                    "[--relay-option KEY=VALUE]...\n");
       return 2;
     }
   }
   ::signal(SIGPIPE, SIG_IGN);
+  with_redis_tls = with_redis_tls && with_redis;
   // Idle connections need descriptors on both ends (the client side uses four per connection).
   rlimit files{200'000, 200'000};
   if (::setrlimit(RLIMIT_NOFILE, &files) != 0) {
@@ -542,13 +644,42 @@ int main(int argc, char** argv) {
     start_relay(relay, binary, work / "relay");
     Child redis;
     const std::uint16_t port = with_redis ? free_port() : 0;
+    const std::uint16_t tls_port = with_redis_tls ? free_port() : 0;
     if (with_redis) {
       fs::create_directories(work / "redis");
-      spawn(redis,
-            {"redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1", "--dir",
-             (work / "redis").string(), "--appendonly", "yes", "--appendfsync", "always", "--save",
-             "", "--daemonize", "no", "--protected-mode", "yes"},
-            work / "redis.log");
+      std::vector<std::string> args = {"redis-server",
+                                       "--port",
+                                       std::to_string(port),
+                                       "--bind",
+                                       "127.0.0.1",
+                                       "--dir",
+                                       (work / "redis").string(),
+                                       "--appendonly",
+                                       "yes",
+                                       "--appendfsync",
+                                       "always",
+                                       "--save",
+                                       "",
+                                       "--daemonize",
+                                       "no",
+                                       "--protected-mode",
+                                       "yes"};
+      if (with_redis_tls) {
+        // The same server also listens with TLS (TLS 1.3 only, no client certificates), with a
+        // self-signed Ed25519 certificate like the relay's.
+        fs::create_directories(work / "redis-tls");
+        const auto cert = net::ensure_self_signed(work / "redis-tls", "127.0.0.1");
+        if (!cert) die("cannot create a certificate for redis: " + cert.error().message());
+        for (std::string arg :
+             {std::string("--tls-port"), std::to_string(tls_port), std::string("--tls-cert-file"),
+              cert->cert.string(), std::string("--tls-key-file"), cert->key.string(),
+              std::string("--tls-ca-cert-file"), cert->cert.string(),
+              std::string("--tls-auth-clients"), std::string("no"), std::string("--tls-protocols"),
+              std::string("TLSv1.3")}) {
+          args.push_back(std::move(arg));
+        }
+      }
+      spawn(redis, args, work / "redis.log");
       for (int i = 0; i < 500; ++i) {
         redisContext* c = redisConnect("127.0.0.1", port);
         const bool up = c != nullptr && c->err == 0;
@@ -569,8 +700,16 @@ int main(int argc, char** argv) {
         if (!with_redis) continue;
         cpu = cpu_seconds(redis.pid);
         own = own_cpu_seconds();
-        outcomes.push_back(
-            redis_run(port, l.depositors, l.window, seconds, l.name, "q" + std::to_string(n++)));
+        outcomes.push_back(redis_run(port, false, l.depositors, l.window, seconds, l.name,
+                                     "q" + std::to_string(n++)));
+        outcomes.back().server_cpu_seconds = cpu_seconds(redis.pid) - cpu;
+        outcomes.back().client_cpu_seconds = own_cpu_seconds() - own;
+        outcomes.back().run = run;
+        if (!with_redis_tls) continue;
+        cpu = cpu_seconds(redis.pid);
+        own = own_cpu_seconds();
+        outcomes.push_back(redis_run(tls_port, true, l.depositors, l.window, seconds, l.name,
+                                     "q" + std::to_string(n++)));
         outcomes.back().server_cpu_seconds = cpu_seconds(redis.pid) - cpu;
         outcomes.back().client_cpu_seconds = own_cpu_seconds() - own;
         outcomes.back().run = run;
@@ -591,16 +730,20 @@ int main(int argc, char** argv) {
                 o.client_cpu_us_per_message());
   }
   if (with_redis && seconds > 0) {
+    // Each relay outcome is followed by the Redis ones of the same run and load.
     std::printf(
-        "\n| run | load | relay / redis throughput (end to end) | relay / redis server CPU per "
-        "message |\n"
-        "|---:|---|---:|---:|\n");
-    for (std::size_t i = 0; i + 1 < outcomes.size(); i += 2) {
+        "\n| run | load | anchor | relay / anchor throughput (end to end) | relay / anchor "
+        "server CPU per message |\n"
+        "|---:|---|---|---:|---:|\n");
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
       const Outcome& relay = outcomes[i];
-      const Outcome& redis = outcomes[i + 1];
-      std::printf("| %d | %s | %.2f | %.2f |\n", relay.run, relay.load.c_str(),
-                  relay.end_to_end_rate() / redis.end_to_end_rate(),
-                  relay.cpu_us_per_message() / redis.cpu_us_per_message());
+      if (relay.system != kRelaySystem) continue;
+      for (std::size_t j = i + 1; j < outcomes.size() && outcomes[j].system != kRelaySystem; ++j) {
+        const Outcome& anchor = outcomes[j];
+        std::printf("| %d | %s | %s | %.2f | %.2f |\n", relay.run, relay.load.c_str(),
+                    anchor.system.c_str(), relay.end_to_end_rate() / anchor.end_to_end_rate(),
+                    relay.cpu_us_per_message() / anchor.cpu_us_per_message());
+      }
     }
   }
   if (runs > 1 && seconds > 0) {
@@ -614,10 +757,10 @@ int main(int argc, char** argv) {
         "\n| load | system | median msgs/s end to end | median p99 ms | median server CPU "
         "us/msg |\n"
         "|---|---|---:|---:|---:|\n");
-    std::vector<std::string> ratios;  // one line per load: the ratio of the two medians
+    std::vector<std::string> ratios;  // one line per load and anchor: the ratio of the medians
     for (const auto& l : loads) {
       double relay_rate = 0;
-      for (const char* system : {kRelaySystem, kRedisSystem}) {
+      for (const char* system : {kRelaySystem, kRedisSystem, kRedisTlsSystem}) {
         std::vector<double> rate, p99, cpu;
         for (auto& o : outcomes) {
           if (o.load != l.name || o.system != system) continue;
@@ -632,14 +775,15 @@ int main(int argc, char** argv) {
           relay_rate = median(rate);
         } else {
           char line[256];
-          std::snprintf(line, sizeof line, "| %s | %.2f |\n", l.name.c_str(),
+          std::snprintf(line, sizeof line, "| %s | %s | %.2f |\n", l.name.c_str(), system,
                         relay_rate / median(rate));
           ratios.emplace_back(line);
         }
       }
     }
     if (!ratios.empty()) {
-      std::printf("\n| load | relay / redis, medians of msgs/s end to end |\n|---|---:|\n");
+      std::printf(
+          "\n| load | anchor | relay / anchor, medians of msgs/s end to end |\n|---|---|---:|\n");
       for (const std::string& line : ratios) std::printf("%s", line.c_str());
     }
   }
