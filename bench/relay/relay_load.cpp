@@ -680,12 +680,16 @@ int main(int argc, char** argv) {
         }
       }
       spawn(redis, args, work / "redis.log");
-      for (int i = 0; i < 500; ++i) {
+      bool up = false;
+      for (int i = 0; i < 500 && !up; ++i) {
         redisContext* c = redisConnect("127.0.0.1", port);
-        const bool up = c != nullptr && c->err == 0;
+        up = c != nullptr && c->err == 0;
         if (c != nullptr) redisFree(c);
-        if (up) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      if (!up) {
+        die("redis-server did not start (its log: " + (work / "redis.log").string() + ")" +
+            (with_redis_tls ? "; a build without TLS needs --no-redis-tls" : ""));
       }
     }
     int n = 0;
