@@ -670,14 +670,10 @@ int main(int argc, char** argv) {
         fs::create_directories(work / "redis-tls");
         const auto cert = net::ensure_self_signed(work / "redis-tls", "127.0.0.1");
         if (!cert) die("cannot create a certificate for redis: " + cert.error().message());
-        for (std::string arg :
-             {std::string("--tls-port"), std::to_string(tls_port), std::string("--tls-cert-file"),
-              cert->cert.string(), std::string("--tls-key-file"), cert->key.string(),
-              std::string("--tls-ca-cert-file"), cert->cert.string(),
-              std::string("--tls-auth-clients"), std::string("no"), std::string("--tls-protocols"),
-              std::string("TLSv1.3")}) {
-          args.push_back(std::move(arg));
-        }
+        args.insert(args.end(), {"--tls-port", std::to_string(tls_port), "--tls-cert-file",
+                                 cert->cert.string(), "--tls-key-file", cert->key.string(),
+                                 "--tls-ca-cert-file", cert->cert.string(), "--tls-auth-clients",
+                                 "no", "--tls-protocols", "TLSv1.3"});
       }
       spawn(redis, args, work / "redis.log");
       bool up = false;
@@ -692,31 +688,28 @@ int main(int argc, char** argv) {
             (with_redis_tls ? "; a build without TLS needs --no-redis-tls" : ""));
       }
     }
+    // measure runs one load on one system and records the server's and this process's CPU.
+    auto measure = [&](int run, pid_t server, const std::function<Outcome()>& load) {
+      const double cpu = cpu_seconds(server);
+      const double own = own_cpu_seconds();
+      outcomes.push_back(load());
+      outcomes.back().server_cpu_seconds = cpu_seconds(server) - cpu;
+      outcomes.back().client_cpu_seconds = own_cpu_seconds() - own;
+      outcomes.back().run = run;
+    };
     int n = 0;
     for (int run = 1; run <= runs; ++run) {
       for (const auto& l : loads) {
-        double cpu = cpu_seconds(relay.child.pid);
-        double own = own_cpu_seconds();
-        outcomes.push_back(relay_run(relay.options, l.depositors, l.window, seconds, l.name));
-        outcomes.back().server_cpu_seconds = cpu_seconds(relay.child.pid) - cpu;
-        outcomes.back().client_cpu_seconds = own_cpu_seconds() - own;
-        outcomes.back().run = run;
+        measure(run, relay.child.pid,
+                [&] { return relay_run(relay.options, l.depositors, l.window, seconds, l.name); });
         if (!with_redis) continue;
-        cpu = cpu_seconds(redis.pid);
-        own = own_cpu_seconds();
-        outcomes.push_back(redis_run(port, false, l.depositors, l.window, seconds, l.name,
-                                     "q" + std::to_string(n++)));
-        outcomes.back().server_cpu_seconds = cpu_seconds(redis.pid) - cpu;
-        outcomes.back().client_cpu_seconds = own_cpu_seconds() - own;
-        outcomes.back().run = run;
-        if (!with_redis_tls) continue;
-        cpu = cpu_seconds(redis.pid);
-        own = own_cpu_seconds();
-        outcomes.push_back(redis_run(tls_port, true, l.depositors, l.window, seconds, l.name,
-                                     "q" + std::to_string(n++)));
-        outcomes.back().server_cpu_seconds = cpu_seconds(redis.pid) - cpu;
-        outcomes.back().client_cpu_seconds = own_cpu_seconds() - own;
-        outcomes.back().run = run;
+        for (const bool tls : {false, true}) {
+          if (tls && !with_redis_tls) continue;
+          measure(run, redis.pid, [&] {
+            return redis_run(tls ? tls_port : port, tls, l.depositors, l.window, seconds, l.name,
+                             "q" + std::to_string(n++));
+          });
+        }
       }
     }
     relay.child.stop();
